@@ -1,0 +1,39 @@
+"""eventbus: an in-process event bus with typed envelopes, wildcard routing and webhooks."""
+
+from ._bus import EventBus
+from ._default import default_bus, on, publish, publish_async, subscribe, use_bus
+from ._envelope import Event
+from ._exceptions import (
+    AsyncHandlersInSyncPublishError,
+    DuplicateHandlerNameError,
+    EventBusError,
+    EventClassConflictError,
+    EventValidationError,
+    InvalidEventTypeError,
+    InvalidPatternError,
+    PublishError,
+)
+from ._result import HandlerFailure, PublishResult
+from ._subscription import Subscription
+
+__all__ = [
+    "AsyncHandlersInSyncPublishError",
+    "DuplicateHandlerNameError",
+    "Event",
+    "EventBus",
+    "EventBusError",
+    "EventClassConflictError",
+    "EventValidationError",
+    "HandlerFailure",
+    "InvalidEventTypeError",
+    "InvalidPatternError",
+    "PublishError",
+    "PublishResult",
+    "Subscription",
+    "default_bus",
+    "on",
+    "publish",
+    "publish_async",
+    "subscribe",
+    "use_bus",
+]

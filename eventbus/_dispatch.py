@@ -1,0 +1,174 @@
+"""Delivering one event to the handlers its type resolved to.
+
+A :class:`Route` is computed once per event type (and again after any subscribe or
+unsubscribe) so that a publish is a dict look-up and a loop over a tuple. Handlers that need
+more than a call (``once``, ``weak``, ``async``) make their route take the general path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import anyio.to_thread
+
+from ._envelope import Event, current_event
+from ._result import HandlerFailure, PublishResult
+
+if TYPE_CHECKING:
+    from ._subscription import Handler, Subscription
+
+logger = logging.getLogger("eventbus")
+
+Claim = Callable[["Subscription"], "Handler | None"]
+
+
+class Route:
+    """The handlers one event type reaches, in delivery order.
+
+    :ivar subscriptions: every matching subscription, highest priority first, then oldest
+    :ivar fast: ``(subscription, handler)`` pairs when every handler is a plain, strongly held,
+        sync callable without ``once``; ``None`` otherwise
+    :ivar async_names: names of the async handlers, for the error a sync publish raises
+    """
+
+    __slots__ = ("async_names", "fast", "subscriptions")
+
+    def __init__(self, subscriptions: list[Subscription]) -> None:
+        subscriptions.sort(key=lambda sub: (-sub.priority, sub._seq))
+        self.subscriptions = tuple(subscriptions)
+        self.async_names = tuple(sub.name for sub in subscriptions if sub.is_async)
+        plain = not any(sub.once or sub.weak or sub.is_async for sub in subscriptions)
+        self.fast: tuple[tuple[Subscription, Handler], ...] | None = (
+            tuple((sub, sub._ref()) for sub in subscriptions) if plain else None  # type: ignore[misc]
+        )
+
+
+def record_failure(
+    failures: list[HandlerFailure],
+    event: Event[Any],
+    sub: Subscription,
+    handler: Handler,
+    exc: Exception,
+) -> None:
+    """Log a handler's exception with its traceback and add it to ``failures``."""
+    logger.error("handler %s failed on %r event %s", sub.name, event.type, event.id, exc_info=exc)
+    failures.append(HandlerFailure(handler, exc, sub))
+
+
+def deliver_fast(
+    event: Event[Any], fast: tuple[tuple[Subscription, Handler], ...]
+) -> PublishResult:
+    """Call plain sync handlers in order, isolating each one's failure."""
+    failures: list[HandlerFailure] = []
+    token = current_event.set(event)
+    try:
+        for sub, handler in fast:
+            try:
+                handler(event)
+            except Exception as exc:
+                record_failure(failures, event, sub, handler, exc)
+    finally:
+        current_event.reset(token)
+    return PublishResult(event, len(fast), failures)
+
+
+def deliver_sync(event: Event[Any], route: Route, claim: Claim) -> PublishResult:
+    """Call every claimable sync handler of a route that has no async handler."""
+    failures: list[HandlerFailure] = []
+    handled = 0
+    token = current_event.set(event)
+    try:
+        for sub in route.subscriptions:
+            handler = claim(sub)
+            if handler is None:
+                continue
+            handled += 1
+            try:
+                handler(event)
+            except Exception as exc:
+                record_failure(failures, event, sub, handler, exc)
+    finally:
+        current_event.reset(token)
+    return PublishResult(event, handled, failures)
+
+
+async def deliver_async(
+    event: Event[Any], route: Route, claim: Claim, *, sync_in_thread: bool
+) -> PublishResult:
+    """Run a route's handlers: sync ones in order as met, async ones concurrently.
+
+    Handlers start in route order. A single awaitable is awaited directly; several run in
+    one anyio task group, and this returns when all have finished.
+    """
+    failures: list[tuple[int, HandlerFailure]] = []
+    pending: list[tuple[int, Subscription, Handler]] = []
+    handled = 0
+    token = current_event.set(event)
+    try:
+        for position, sub in enumerate(route.subscriptions):
+            handler = claim(sub)
+            if handler is None:
+                continue
+            handled += 1
+            if sub.is_async or sync_in_thread:
+                pending.append((position, sub, handler))
+                continue
+            try:
+                handler(event)
+            except Exception as exc:
+                _record_at(failures, position, event, sub, handler, exc)
+        if len(pending) == 1:
+            await _run_one(failures, event, *pending[0], sync_in_thread)
+        elif pending:
+            async with anyio.create_task_group() as group:
+                for item in pending:
+                    group.start_soon(_run_one, failures, event, *item, sync_in_thread)
+    finally:
+        current_event.reset(token)
+    failures.sort(key=lambda pair: pair[0])
+    return PublishResult(event, handled, [failure for _, failure in failures])
+
+
+def _record_at(
+    failures: list[tuple[int, HandlerFailure]],
+    position: int,
+    event: Event[Any],
+    sub: Subscription,
+    handler: Handler,
+    exc: Exception,
+) -> None:
+    found: list[HandlerFailure] = []
+    record_failure(found, event, sub, handler, exc)
+    failures.append((position, found[0]))
+
+
+async def _run_one(
+    failures: list[tuple[int, HandlerFailure]],
+    event: Event[Any],
+    position: int,
+    sub: Subscription,
+    handler: Handler,
+    sync_in_thread: bool,
+) -> None:
+    try:
+        if sub.is_async:
+            await handler(event)
+        else:
+            await anyio.to_thread.run_sync(handler, event)
+    except Exception as exc:
+        _record_at(failures, position, event, sub, handler, exc)
+
+
+def in_event_loop() -> bool:
+    """Tell whether an asyncio or trio event loop is running in this thread."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        trio = sys.modules.get("trio")
+        return trio is not None and bool(trio.lowlevel.in_trio_run())
+    return True

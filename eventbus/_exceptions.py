@@ -1,0 +1,149 @@
+"""Every exception eventbus raises, in one place.
+
+The tree::
+
+    EventBusError
+    ├── InvalidPatternError (ValueError)      a subscription pattern is malformed
+    ├── InvalidEventTypeError (ValueError)    an event type is malformed
+    ├── EventValidationError (ValueError)     event data does not fit its typed model
+    ├── EventClassConflictError (TypeError)   two event classes claim overlapping types badly
+    ├── DuplicateHandlerNameError (ValueError)  an explicit ``name=`` is already in use
+    ├── AsyncHandlersInSyncPublishError (RuntimeError)
+    │                                         ``publish`` met async handlers inside a running loop
+    └── PublishError (ExceptionGroup)         one or more handlers raised
+
+Each keeps the offending value as an attribute and says in its message what to do instead.
+The webhook exceptions live in :mod:`eventbus.webhooks`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._result import PublishResult
+
+
+class EventBusError(Exception):
+    """Base class of every error raised by eventbus."""
+
+
+class InvalidPatternError(EventBusError, ValueError):
+    """A subscription pattern is not a valid dotted pattern.
+
+    :ivar pattern: the pattern as given
+    """
+
+    def __init__(self, pattern: str, reason: str) -> None:
+        self.pattern = pattern
+        super().__init__(
+            f"invalid pattern {pattern!r}: {reason}; patterns are dot-separated segments of "
+            "letters, digits, '_' and '-', where a whole segment may be '*' (one segment) "
+            "or '**' (zero or more segments)"
+        )
+
+
+class InvalidEventTypeError(EventBusError, ValueError):
+    """An event type is not a valid dotted name.
+
+    :ivar event_type: the type as given
+    """
+
+    def __init__(self, event_type: object, reason: str) -> None:
+        self.event_type = event_type
+        super().__init__(
+            f"invalid event type {event_type!r}: {reason}; event types are dot-separated "
+            "segments of letters, digits, '_' and '-', such as 'invoice.paid'"
+        )
+
+
+class EventValidationError(EventBusError, ValueError):
+    """Event data does not fit the typed model registered for its type; nothing was published.
+
+    :ivar event_type: the event's type
+    :ivar event_class: the class the data was validated against
+    :ivar errors: pydantic's error list, each with its ``loc`` field path
+    """
+
+    def __init__(self, event_type: str, event_class: type, errors: Sequence[Any]) -> None:
+        self.event_type = event_type
+        self.event_class = event_class
+        self.errors = list(errors)
+        details = "; ".join(
+            f"{'.'.join(str(part) for part in err['loc']) or '<root>'}: {err['msg']}"
+            for err in self.errors
+        )
+        super().__init__(
+            f"invalid {event_type!r} event for {event_class.__name__}: {details}; "
+            "fix the data or the model registered for this type"
+        )
+
+
+class EventClassConflictError(EventBusError, TypeError):
+    """An event class is registered for a type that a family class covers without subclassing it.
+
+    :ivar event_class: the class being registered
+    :ivar family_class: the family class it must subclass
+    """
+
+    def __init__(self, event_class: type, family_class: type, event_type: str) -> None:
+        self.event_class = event_class
+        self.family_class = family_class
+        super().__init__(
+            f"{event_class.__qualname__} is registered for {event_type!r}, which the family "
+            f"class {family_class.__qualname__} also covers; make {event_class.__qualname__} "
+            f"subclass {family_class.__qualname__} so family handlers still receive what they "
+            "asked for"
+        )
+
+
+class DuplicateHandlerNameError(EventBusError, ValueError):
+    """An explicit handler ``name=`` is already used by a live subscription on this bus.
+
+    :ivar name: the name as given
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        super().__init__(
+            f"a subscription named {name!r} already exists on this bus; names key per-handler "
+            "completion records, so give each subscription its own name"
+        )
+
+
+class AsyncHandlersInSyncPublishError(EventBusError, RuntimeError):
+    """``publish`` was called inside a running event loop and async handlers matched.
+
+    Nothing was delivered: running them would need to block the loop they need.
+
+    :ivar event_type: the type of the event that was not published
+    :ivar handlers: names of the async handlers that matched
+    """
+
+    def __init__(self, event_type: str, handlers: Sequence[str]) -> None:
+        self.event_type = event_type
+        self.handlers = list(handlers)
+        super().__init__(
+            f"{event_type!r} matched async handlers ({', '.join(self.handlers)}) but publish() "
+            "was called inside a running event loop; use 'await bus.publish_async(...)' there"
+        )
+
+
+class PublishError(EventBusError, ExceptionGroup):
+    """One or more handlers raised while an event was published.
+
+    Raised by :meth:`PublishResult.raise_for_errors` and by publishing with
+    ``raise_errors=True``. Every handler ran; this groups each one's exception.
+
+    :ivar result: the :class:`PublishResult` of the publish
+    """
+
+    result: PublishResult
+
+    def __new__(cls, message: str, exceptions: Sequence[Exception]) -> PublishError:
+        return super().__new__(cls, message, exceptions)
+
+    def derive(self, excs: Sequence[Exception]) -> ExceptionGroup[Exception]:  # type: ignore[override]
+        """Build the plain group that ``split``/``subgroup`` return for a part of this one."""
+        return ExceptionGroup(self.message, excs)

@@ -1,0 +1,124 @@
+"""A subscription: one handler attached to one pattern on one bus."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._bus import EventBus
+
+Handler = Callable[..., Any]
+
+
+def is_async_callable(obj: object) -> bool:
+    """Tell whether calling ``obj`` returns an awaitable coroutine.
+
+    Sees through ``functools.partial`` and callable objects whose ``__call__`` is ``async``:
+    the one place eventbus decides between awaiting a handler and calling it.
+    """
+    while isinstance(obj, functools.partial):
+        obj = obj.func
+    call = None if inspect.isroutine(obj) else type(obj).__dict__.get("__call__")
+    return inspect.iscoroutinefunction(obj) or inspect.iscoroutinefunction(call)
+
+
+def handler_qualname(handler: Handler) -> str:
+    """The base name a handler is known by when no ``name=`` is given."""
+    target: Any = handler
+    while isinstance(target, functools.partial):
+        target = target.func
+    name = getattr(target, "__qualname__", None)
+    return name if isinstance(name, str) else type(target).__qualname__
+
+
+class _Strong:
+    """A reference that holds its handler strongly, with the same call shape as a weakref."""
+
+    __slots__ = ("handler",)
+
+    def __init__(self, handler: Handler) -> None:
+        self.handler = handler
+
+    def __call__(self) -> Handler:
+        return self.handler
+
+
+def reference(
+    handler: Handler, *, weak: bool, on_dead: Callable[[object], None]
+) -> Callable[[], Handler | None]:
+    """Hold ``handler`` strongly, or weakly calling ``on_dead`` once it is collected."""
+    if not weak:
+        return _Strong(handler)
+    if inspect.ismethod(handler):
+        return weakref.WeakMethod(handler, on_dead)
+    try:
+        return weakref.ref(handler, on_dead)
+    except TypeError:
+        raise TypeError(
+            f"weak=True needs a handler that supports weak references; {handler!r} does not "
+            "(pass weak=False to hold it strongly)"
+        ) from None
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Subscription:
+    """The handle :meth:`EventBus.subscribe` returns.
+
+    Call :meth:`unsubscribe`, or use it as a context manager to subscribe for a block::
+
+        with bus.subscribe("invoice.*", handler):
+            ...
+
+    :ivar pattern: the type or wildcard pattern subscribed to (``**`` for every event)
+    :ivar name: the key for this subscription: the explicit ``name=``, else the handler's
+        qualified name with ``#2``, ``#3``... for later subscriptions sharing it
+    :ivar priority: higher runs first; equal priorities run in subscription order
+    :ivar once: the subscription ends after its first delivery
+    :ivar weak: the handler is held weakly and the subscription ends when it is collected
+    :ivar is_async: the handler is awaited
+    """
+
+    pattern: str
+    name: str
+    priority: int
+    once: bool
+    weak: bool
+    is_async: bool
+    event_class: type | None
+    _ref: Callable[[], Handler | None]
+    _bus: EventBus
+    _seq: int
+
+    @property
+    def handler(self) -> Handler | None:
+        """The handler, or ``None`` once a weakly held one has been collected."""
+        return self._ref()
+
+    @property
+    def active(self) -> bool:
+        """True until unsubscribed, delivered once (``once=True``) or collected (``weak=True``)."""
+        return self._bus.is_subscribed(self)
+
+    def unsubscribe(self) -> None:
+        """End this subscription; calling it again does nothing."""
+        self._bus.unsubscribe(self)
+
+    def __enter__(self) -> Subscription:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.unsubscribe()
+
+    def __repr__(self) -> str:
+        return f"<Subscription {self.name!r} on {self.pattern!r} priority={self.priority}>"

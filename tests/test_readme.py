@@ -1,0 +1,22 @@
+"""The README's Python examples run as written."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), re.DOTALL)
+
+
+@pytest.mark.parametrize("source", BLOCKS, ids=[f"block-{i}" for i in range(len(BLOCKS))])
+def test_readme_example_runs(source: str) -> None:
+    """Each ```python block executes without error (its asserts are the expectations)."""
+    exec(compile(source, str(README), "exec"), {"__name__": "readme"})
+
+
+def test_readme_has_examples() -> None:
+    """The README keeps a runnable quick start."""
+    assert BLOCKS
