@@ -15,7 +15,7 @@ lint: $(STAMP)
 	$(PY) -m ruff check eventbus tests benchmarks examples
 
 typecheck: $(STAMP)
-	$(PY) -m mypy --strict eventbus
+	$(PY) -m mypy --strict eventbus examples/typed_usage.py
 
 test: lint typecheck
 	$(PY) -m coverage run -m pytest

@@ -11,6 +11,7 @@ from ._exceptions import (
     EventValidationError,
     InvalidEventTypeError,
     InvalidPatternError,
+    MalformedEventError,
     PublishError,
 )
 from ._result import HandlerFailure, PublishResult
@@ -27,6 +28,7 @@ __all__ = [
     "HandlerFailure",
     "InvalidEventTypeError",
     "InvalidPatternError",
+    "MalformedEventError",
     "PublishError",
     "PublishResult",
     "Subscription",

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import threading
-import weakref
-from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any, Literal, TypeVar, overload
 
 import anyio
@@ -20,21 +17,21 @@ from ._dispatch import (
     record_failure,
 )
 from ._envelope import Event, current_event
-from ._exceptions import (
-    AsyncHandlersInSyncPublishError,
-    DuplicateHandlerNameError,
-    InvalidPatternError,
-)
+from ._exceptions import AsyncHandlersInSyncPublishError, InvalidPatternError
+from ._parsing import RawEvent, build_event, coerce_event, parse_event
+from ._registry import EventClass, declared_types
 from ._result import HandlerFailure, PublishResult
-from ._subscription import Handler, Subscription, handler_qualname, is_async_callable, reference
+from ._routing import RoutingTable
+from ._subscription import Handler, Subscription
 from ._topics import compile_pattern, is_wildcard, validate_event_type
+from ._waiting import wait_for_event
 
 F = TypeVar("F", bound=Callable[..., Any])
+E = TypeVar("E", bound=Event[Any])
+Pattern = str | EventClass
+Observer = Callable[[PublishResult], None]
 
 ALL = "**"
-#: Routes are cached per event type; past this many distinct types the cache starts over, so
-#: a stream of made-up types (say, from a webhook) cannot grow memory without bound.
-_MAX_ROUTES = 4096
 _set_current = current_event.set
 _reset_current = current_event.reset
 
@@ -43,8 +40,8 @@ class EventBus:
     """Publish/subscribe inside one process.
 
     Handlers subscribe to an exact type (``invoice.paid``), a wildcard pattern
-    (``customer.subscription.*``, ``customer.**``) or everything; plain functions and
-    ``async def`` functions alike.
+    (``customer.subscription.*``, ``customer.**``), a typed event class, or everything; plain
+    functions and ``async def`` functions alike.
 
     Delivery order is deterministic: higher ``priority`` first, then subscription order,
     across exact and wildcard subscriptions alike. Every matching handler runs even when
@@ -71,16 +68,23 @@ class EventBus:
             raise ValueError(f"sync_handlers must be 'inline' or 'thread', not {sync_handlers!r}")
         self.raise_errors = raise_errors
         self.sync_handlers = sync_handlers
-        self._lock = threading.RLock()
-        self._seq = 0
-        self._exact: dict[str, list[Subscription]] = defaultdict(list)
-        self._wildcards: list[tuple[Callable[[str], bool], Subscription]] = []
-        self._live: set[Subscription] = set()
-        self._explicit_names: set[str] = set()
-        self._name_counts: dict[str, int] = defaultdict(int)
-        self._routes: dict[str, Route] = {}
+        self._table = RoutingTable(self)
+        self._observers: tuple[Observer, ...] = ()
 
     # -- subscribing -------------------------------------------------------------------
+
+    @overload
+    def subscribe(
+        self,
+        pattern: type[E],
+        handler: Callable[[E], Any],
+        /,
+        *,
+        priority: int = 0,
+        once: bool = False,
+        weak: bool = False,
+        name: str | None = None,
+    ) -> Subscription: ...
 
     @overload
     def subscribe(
@@ -109,7 +113,7 @@ class EventBus:
 
     def subscribe(
         self,
-        pattern: str | Handler,
+        pattern: Pattern | Handler,
         handler: Handler | None = None,
         /,
         *,
@@ -120,11 +124,11 @@ class EventBus:
     ) -> Subscription:
         """Call ``handler(event)`` for every event whose type matches ``pattern``.
 
-        ``subscribe(handler)`` alone receives every event. Each call is a subscription of its
-        own, even for a handler already subscribed.
+        ``pattern`` is an event type, a wildcard pattern (``*`` one segment, ``**`` any), or
+        a typed :class:`Event` subclass (its types; it is registered, and the handler receives
+        instances of it). ``subscribe(handler)`` alone receives every event. Each call is a
+        subscription of its own, even for a handler already subscribed.
 
-        :param pattern: an event type or a wildcard pattern (``*`` one segment, ``**`` any)
-        :param handler: a function or ``async def`` function taking the event
         :param priority: higher runs first; equal priorities run in subscription order
         :param once: end the subscription after its first delivery (even under concurrent
             publishes, it is delivered at most once)
@@ -135,17 +139,42 @@ class EventBus:
             ``#2``, ``#3``... appended for later subscriptions sharing one
         :raises InvalidPatternError: the pattern is malformed
         :raises DuplicateHandlerNameError: ``name`` is taken by a live subscription
+        :raises EventClassConflictError: the class conflicts with a registered family class
         """
         if handler is None:
-            pattern, handler = ALL, pattern  # type: ignore[assignment]
-        if not isinstance(pattern, str):
-            raise InvalidPatternError(repr(pattern), "expected a string pattern")
+            handler, pattern = pattern, ALL  # type: ignore[assignment]
         if not callable(handler):
             raise TypeError(f"handler must be callable, got {handler!r}")
+        options: dict[str, Any] = {"priority": priority, "once": once, "weak": weak, "name": name}
+        if isinstance(pattern, type):
+            return self._subscribe_class(pattern, handler, options)
+        if not isinstance(pattern, str):
+            raise InvalidPatternError(repr(pattern), "expected a string or an Event subclass")
         matcher = compile_pattern(pattern)
-        return self._add(
-            pattern, matcher, handler, priority=priority, once=once, weak=weak, name=name
+        return self._table.add(
+            pattern, matcher if is_wildcard(pattern) else None, handler, **options
         )
+
+    def _subscribe_class(self, cls: EventClass, handler: Handler, options: Any) -> Subscription:
+        types = declared_types(cls)
+        if len(types) == 1:
+            only = types[0]
+            matcher = compile_pattern(only) if is_wildcard(only) else None  # validated already
+            return self._table.add(only, matcher, handler, event_class=cls, **options)
+        return self._table.add(
+            "|".join(types), frozenset(types).__contains__, handler, event_class=cls, **options
+        )
+
+    @overload
+    def on(
+        self,
+        pattern: type[E],
+        /,
+        *,
+        priority: int = 0,
+        once: bool = False,
+        name: str | None = None,
+    ) -> Callable[[F], F]: ...
 
     @overload
     def on(self, pattern: F, /) -> F: ...
@@ -153,7 +182,7 @@ class EventBus:
     @overload
     def on(
         self,
-        pattern: str = ALL,
+        pattern: Pattern = ALL,
         /,
         *,
         priority: int = 0,
@@ -163,7 +192,7 @@ class EventBus:
 
     def on(
         self,
-        pattern: str | F = ALL,
+        pattern: Pattern | F = ALL,
         /,
         *,
         priority: int = 0,
@@ -172,12 +201,16 @@ class EventBus:
     ) -> F | Callable[[F], F]:
         """Decorator form of :meth:`subscribe`; returns the function unchanged.
 
-        ``@bus.on("invoice.paid")`` subscribes to one type; ``@bus.on`` or ``@bus.on()``
-        to every event.
+        ``@bus.on("invoice.paid")`` subscribes to one type, ``@bus.on(InvoicePaid)`` to a
+        typed class, ``@bus.on`` or ``@bus.on()`` to every event.
         """
-        if callable(pattern):
+        if callable(pattern) and not isinstance(pattern, type):
             self.subscribe(ALL, pattern)
             return pattern
+        if isinstance(pattern, str):
+            compile_pattern(pattern)  # a bad pattern fails where it is written
+        else:
+            declared_types(pattern)
 
         def decorate(handler: F) -> F:
             self.subscribe(pattern, handler, priority=priority, once=once, name=name)
@@ -187,130 +220,76 @@ class EventBus:
 
     def unsubscribe(self, subscription: Subscription, /) -> None:
         """End ``subscription``; unsubscribing twice, or after ``once`` fired, does nothing."""
-        with self._lock:
-            if subscription not in self._live:
-                return
-            self._live.discard(subscription)
-            self._explicit_names.discard(subscription.name)
-            if is_wildcard(subscription.pattern):
-                self._wildcards = [pair for pair in self._wildcards if pair[1] is not subscription]
-            else:
-                self._exact[subscription.pattern].remove(subscription)
-                if not self._exact[subscription.pattern]:
-                    del self._exact[subscription.pattern]
-            self._routes = {}
+        self._table.remove(subscription)
 
     def is_subscribed(self, subscription: Subscription, /) -> bool:
         """Tell whether ``subscription`` is still live on this bus."""
-        return subscription in self._live
+        return self._table.is_live(subscription)
 
     @property
     def subscriptions(self) -> tuple[Subscription, ...]:
         """Every live subscription, in subscription order."""
-        with self._lock:
-            return tuple(sorted(self._live, key=lambda sub: sub._seq))
+        return self._table.live()
 
     def handlers_for(self, event_type: str, /) -> tuple[Subscription, ...]:
         """The subscriptions an event of ``event_type`` would reach, in delivery order."""
-        return self._route(validate_event_type(event_type)).subscriptions
+        return self._table.route(validate_event_type(event_type)).subscriptions
 
-    def _add(
-        self,
-        pattern: str,
-        matcher: Callable[[str], bool],
-        handler: Handler,
-        *,
-        priority: int,
-        once: bool,
-        weak: bool,
-        name: str | None,
-        event_class: type | None = None,
-    ) -> Subscription:
-        box: list[Subscription] = []
-        bus_ref = weakref.ref(self)
+    # -- typed events ------------------------------------------------------------------
 
-        def on_dead(_: object) -> None:
-            bus = bus_ref()
-            if bus is not None and box:
-                bus.unsubscribe(box[0])
+    def register(self, *classes: EventClass) -> None:
+        """Register typed event classes for the types they declare.
 
-        ref = reference(handler, weak=weak, on_dead=on_dead)
-        with self._lock:
-            self._seq += 1
-            sub = Subscription(
-                pattern=pattern,
-                name=self._claim_name(name, handler),
-                priority=priority,
-                once=once,
-                weak=weak,
-                is_async=is_async_callable(handler),
-                event_class=event_class,
-                _ref=ref,
-                _bus=self,
-                _seq=self._seq,
-            )
-            box.append(sub)
-            self._live.add(sub)
-            if is_wildcard(pattern):
-                self._wildcards.append((matcher, sub))
-            else:
-                self._exact[pattern].append(sub)
-            self._routes = {}
-        return sub
+        Publishing one of those types with raw data validates it into the class, and
+        :meth:`parse` picks it. An exact registration beats a pattern, a pattern with more
+        literal segments beats one with fewer, and between equals the later one wins.
 
-    def _claim_name(self, name: str | None, handler: Handler) -> str:
-        if name is not None:
-            if name in self._explicit_names:
-                raise DuplicateHandlerNameError(name)
-            self._explicit_names.add(name)
-            return name
-        base = handler_qualname(handler)
-        self._name_counts[base] += 1
-        count = self._name_counts[base]
-        return base if count == 1 else f"{base}#{count}"
+        :raises EventClassConflictError: a class covered by a registered family does not
+            subclass it (or a family covers a registered class that does not subclass it)
+        """
+        for cls in classes:
+            self._table.register(cls)
 
-    def _claim(self, sub: Subscription) -> Handler | None:
-        """The handler to call for ``sub`` now, or ``None`` if it ended or was collected."""
-        handler = sub._ref()
-        if handler is None or not sub.once:
-            return handler
-        with self._lock:
-            if sub not in self._live:
-                return None
-            self.unsubscribe(sub)
-        return handler
+    def event_class_for(self, event_type: str, /) -> EventClass:
+        """The class events of ``event_type`` are built as (:class:`Event` when unregistered)."""
+        return self._table.registry.class_for(validate_event_type(event_type)) or Event
 
-    def _route(self, event_type: str) -> Route:
-        with self._lock:
-            routes = self._routes
-            route = routes.get(event_type)
-            if route is None:
-                matched = list(self._exact.get(event_type, ()))
-                matched += [sub for match, sub in self._wildcards if match(event_type)]
-                route = Route(matched)
-                if len(routes) >= _MAX_ROUTES:
-                    routes.clear()
-                routes[event_type] = route
-            return route
+    def parse(self, raw: RawEvent, /) -> Event[Any]:
+        """Parse a JSON body (bytes or str) or a decoded mapping into an event of its class.
+
+        Unknown types become a plain :class:`Event` with dict data; they are never rejected.
+
+        :raises MalformedEventError: not JSON, not an object, or no valid ``type``
+        :raises EventValidationError: the data does not fit the class registered for its type
+        """
+        return parse_event(raw, self._table.registry.class_for)
+
+    def build(self, event_type: str, data: Any = None, /) -> Event[Any]:
+        """Build the event that ``publish(event_type, data)`` would deliver, without publishing.
+
+        :raises InvalidEventTypeError: the type is malformed
+        :raises EventValidationError: the data does not fit the class registered for the type
+        """
+        return build_event(self._table.registry.class_for(event_type), event_type, data)
 
     # -- publishing --------------------------------------------------------------------
 
-    def build(self, event_type: str, data: Any = None, /) -> Event[Any]:
-        """Build the event that publishing ``event_type`` with ``data`` would deliver.
+    def _prepare(self, event_or_type: Event[Any] | str, data: Any) -> tuple[Event[Any], Route]:
+        if isinstance(event_or_type, str):
+            validate_event_type(event_or_type)
+            route = self._routes_get(event_or_type)
+            return build_event(route.event_class, event_or_type, data), route
+        if not isinstance(event_or_type, Event):
+            raise TypeError(f"publish takes an Event or a type string, not {event_or_type!r}")
+        if data is not None:
+            raise TypeError("data is only used with a type string; put it in the Event you publish")
+        route = self._routes_get(event_or_type.type)
+        if route.event_class is not None:
+            return coerce_event(route.event_class, event_or_type), route
+        return event_or_type, route
 
-        :raises InvalidEventTypeError: the type is malformed
-        """
-        validate_event_type(event_type)
-        return Event(type=event_type, data={} if data is None else data)
-
-    def _event(self, event_or_type: Event[Any] | str, data: Any) -> Event[Any]:
-        if isinstance(event_or_type, Event):
-            if data is not None:
-                raise TypeError(
-                    "data is only used with a type string; put it in the Event you publish"
-                )
-            return event_or_type
-        return self.build(event_or_type, data)
+    def _routes_get(self, event_type: str) -> Route:
+        return self._table.routes.get(event_type) or self._table.route(event_type)
 
     def publish(
         self,
@@ -319,29 +298,34 @@ class EventBus:
         /,
         *,
         raise_errors: bool | None = None,
+        skip: Collection[str] = (),
     ) -> PublishResult:
         """Deliver an event to every matching handler, from sync code.
 
-        Passing a type string builds the :class:`Event` (with ``data``, default ``{}``);
-        passing an ``Event`` publishes it as is. Async handlers run to completion too: on a
-        fresh event loop when none runs in this thread, or on the host loop from an anyio
-        worker thread.
+        Passing a type string builds the event (validating ``data``, default ``{}``, into the
+        class registered for the type); passing an ``Event`` publishes it as is (an untyped
+        one is validated into the registered class first). Async handlers run to completion
+        too: on a fresh asyncio loop when none runs in this thread, or on the host loop from
+        an anyio worker thread.
 
         :param raise_errors: raise :class:`PublishError` after every handler ran if any raised
             (default: the bus's ``raise_errors``)
+        :param skip: names of subscriptions not to call (handlers that already completed)
         :raises AsyncHandlersInSyncPublishError: called inside a running event loop while
             async handlers match; nothing was delivered; ``await publish_async`` instead
+        :raises EventValidationError: the data does not fit the registered class; nothing
+            was delivered
         """
         # The common case, a built event to plain sync handlers, is spelled out inline:
         # every call saved here is paid on each publish.
-        event = event_or_type if data is None and type(event_or_type) is not str else None
-        if event is None or not isinstance(event, Event):
-            event = self._event(event_or_type, data)
-        route = self._routes.get(event.type)
-        if route is None:
-            route = self._route(event.type)
+        route = None
+        if data is None and type(event_or_type) is not str:
+            event: Event[Any] = event_or_type  # type: ignore[assignment]
+            route = self._table.routes.get(event.type)
+        if route is None or route.event_class is not None:
+            event, route = self._prepare(event_or_type, data)
         fast = route.fast
-        if fast is not None:
+        if fast is not None and not skip:
             failures: list[HandlerFailure] = []
             token = _set_current(event)
             try:
@@ -352,28 +336,39 @@ class EventBus:
                         record_failure(failures, event, sub, handler, exc)
             finally:
                 _reset_current(token)
-            result = PublishResult(event, len(fast), failures)
+            result = PublishResult(event, route.subscriptions, failures)
         elif route.async_names:
-            result = self._publish_async_from_sync(event, route)
+            result = self._publish_async_from_sync(event, route, skip)
         else:
-            result = deliver_sync(event, route, self._claim)
+            result = deliver_sync(event, route, self._claimer(skip))
+        if self._observers:
+            self._notify(result)
         if result.errors and (self.raise_errors if raise_errors is None else raise_errors):
             result.raise_for_errors()
         return result
 
-    def _publish_async_from_sync(self, event: Event[Any], route: Route) -> PublishResult:
+    def _claimer(self, skip: Collection[str]) -> Callable[[Subscription], Handler | None]:
+        claim = self._table.claim
+        if not skip:
+            return claim
+        return lambda sub: None if sub.name in skip else claim(sub)
+
+    def _publish_async_from_sync(
+        self, event: Event[Any], route: Route, skip: Collection[str]
+    ) -> PublishResult:
         if in_event_loop():
             raise AsyncHandlersInSyncPublishError(event.type, route.async_names)
         try:
-            return anyio.from_thread.run(self._deliver_async, event, route)
+            return anyio.from_thread.run(self._deliver_async, event, route, skip)
         except anyio.NoEventLoopError:
             pass  # not in an anyio worker thread: no loop to borrow, so run one here
-        return anyio.run(self._deliver_async, event, route)
+        return anyio.run(self._deliver_async, event, route, skip)
 
-    async def _deliver_async(self, event: Event[Any], route: Route) -> PublishResult:
-        return await deliver_async(
-            event, route, self._claim, sync_in_thread=self.sync_handlers == "thread"
-        )
+    async def _deliver_async(
+        self, event: Event[Any], route: Route, skip: Collection[str]
+    ) -> PublishResult:
+        thread = self.sync_handlers == "thread"
+        return await deliver_async(event, route, self._claimer(skip), sync_in_thread=thread)
 
     async def publish_async(
         self,
@@ -382,6 +377,7 @@ class EventBus:
         /,
         *,
         raise_errors: bool | None = None,
+        skip: Collection[str] = (),
     ) -> PublishResult:
         """Deliver an event to every matching handler, from async code (asyncio or trio).
 
@@ -390,16 +386,72 @@ class EventBus:
         ``sync_handlers`` says: inline in route order by default, or in worker threads.
 
         :param raise_errors: as for :meth:`publish`
+        :param skip: as for :meth:`publish`
+        :raises EventValidationError: as for :meth:`publish`
         """
-        event = self._event(event_or_type, data)
-        route = self._routes.get(event.type) or self._route(event.type)
-        if route.fast is not None and self.sync_handlers == "inline":
-            result = deliver_fast(event, route.fast)
+        event, route = self._prepare(event_or_type, data)
+        if route.fast is not None and not skip and self.sync_handlers == "inline":
+            result = deliver_fast(event, route)
         else:
-            result = await self._deliver_async(event, route)
+            result = await self._deliver_async(event, route, skip)
+        if self._observers:
+            self._notify(result)
         if result.errors and (self.raise_errors if raise_errors is None else raise_errors):
             result.raise_for_errors()
         return result
 
+    @overload
+    async def wait_for(
+        self,
+        pattern: type[E],
+        /,
+        *,
+        timeout: float | None = 10.0,
+        where: Callable[[E], bool] | None = None,
+    ) -> E: ...
+
+    @overload
+    async def wait_for(
+        self,
+        pattern: str,
+        /,
+        *,
+        timeout: float | None = 10.0,
+        where: Callable[[Event[Any]], bool] | None = None,
+    ) -> Event[Any]: ...
+
+    async def wait_for(
+        self,
+        pattern: Pattern,
+        /,
+        *,
+        timeout: float | None = 10.0,
+        where: Callable[[Any], bool] | None = None,
+    ) -> Event[Any]:
+        """Return the next event matching ``pattern`` (and the predicate ``where``).
+
+        Works on asyncio and trio, whichever thread publishes. Subscribe-then-wait: start
+        waiting before the publish you expect (for example in a task group).
+
+        :param timeout: seconds to wait; ``None`` waits forever
+        :raises TimeoutError: no matching event within ``timeout``
+        """
+        return await wait_for_event(self, pattern, timeout=timeout, where=where)
+
+    def _observe(self, observer: Observer) -> Callable[[], None]:
+        """Call ``observer`` with every publish's result; return a function that stops it."""
+        with self._table.lock:
+            self._observers = (*self._observers, observer)
+
+        def stop() -> None:
+            with self._table.lock:
+                self._observers = tuple(o for o in self._observers if o is not observer)
+
+        return stop
+
+    def _notify(self, result: PublishResult) -> None:
+        for observer in self._observers:
+            observer(result)
+
     def __repr__(self) -> str:
-        return f"<EventBus subscriptions={len(self._live)}>"
+        return f"<EventBus subscriptions={len(self._table.live())}>"

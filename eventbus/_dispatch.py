@@ -34,13 +34,15 @@ class Route:
     :ivar fast: ``(subscription, handler)`` pairs when every handler is a plain, strongly held,
         sync callable without ``once``; ``None`` otherwise
     :ivar async_names: names of the async handlers, for the error a sync publish raises
+    :ivar event_class: the typed class registered for the type, or ``None``
     """
 
-    __slots__ = ("async_names", "fast", "subscriptions")
+    __slots__ = ("async_names", "event_class", "fast", "subscriptions")
 
-    def __init__(self, subscriptions: list[Subscription]) -> None:
+    def __init__(self, subscriptions: list[Subscription], event_class: type | None) -> None:
         subscriptions.sort(key=lambda sub: (-sub.priority, sub._seq))
         self.subscriptions = tuple(subscriptions)
+        self.event_class = event_class
         self.async_names = tuple(sub.name for sub in subscriptions if sub.is_async)
         plain = not any(sub.once or sub.weak or sub.is_async for sub in subscriptions)
         self.fast: tuple[tuple[Subscription, Handler], ...] | None = (
@@ -60,41 +62,39 @@ def record_failure(
     failures.append(HandlerFailure(handler, exc, sub))
 
 
-def deliver_fast(
-    event: Event[Any], fast: tuple[tuple[Subscription, Handler], ...]
-) -> PublishResult:
-    """Call plain sync handlers in order, isolating each one's failure."""
+def deliver_fast(event: Event[Any], route: Route) -> PublishResult:
+    """Call a route's plain sync handlers in order, isolating each one's failure."""
     failures: list[HandlerFailure] = []
     token = current_event.set(event)
     try:
-        for sub, handler in fast:
+        for sub, handler in route.fast or ():
             try:
                 handler(event)
             except Exception as exc:
                 record_failure(failures, event, sub, handler, exc)
     finally:
         current_event.reset(token)
-    return PublishResult(event, len(fast), failures)
+    return PublishResult(event, route.subscriptions, failures)
 
 
 def deliver_sync(event: Event[Any], route: Route, claim: Claim) -> PublishResult:
     """Call every claimable sync handler of a route that has no async handler."""
     failures: list[HandlerFailure] = []
-    handled = 0
+    called: list[Subscription] = []
     token = current_event.set(event)
     try:
         for sub in route.subscriptions:
             handler = claim(sub)
             if handler is None:
                 continue
-            handled += 1
+            called.append(sub)
             try:
                 handler(event)
             except Exception as exc:
                 record_failure(failures, event, sub, handler, exc)
     finally:
         current_event.reset(token)
-    return PublishResult(event, handled, failures)
+    return PublishResult(event, tuple(called), failures)
 
 
 async def deliver_async(
@@ -107,14 +107,14 @@ async def deliver_async(
     """
     failures: list[tuple[int, HandlerFailure]] = []
     pending: list[tuple[int, Subscription, Handler]] = []
-    handled = 0
+    called: list[Subscription] = []
     token = current_event.set(event)
     try:
         for position, sub in enumerate(route.subscriptions):
             handler = claim(sub)
             if handler is None:
                 continue
-            handled += 1
+            called.append(sub)
             if sub.is_async or sync_in_thread:
                 pending.append((position, sub, handler))
                 continue
@@ -123,15 +123,15 @@ async def deliver_async(
             except Exception as exc:
                 _record_at(failures, position, event, sub, handler, exc)
         if len(pending) == 1:
-            await _run_one(failures, event, *pending[0], sync_in_thread)
+            await _run_one(failures, event, *pending[0])
         elif pending:
             async with anyio.create_task_group() as group:
                 for item in pending:
-                    group.start_soon(_run_one, failures, event, *item, sync_in_thread)
+                    group.start_soon(_run_one, failures, event, *item)
     finally:
         current_event.reset(token)
     failures.sort(key=lambda pair: pair[0])
-    return PublishResult(event, handled, [failure for _, failure in failures])
+    return PublishResult(event, tuple(called), [failure for _, failure in failures])
 
 
 def _record_at(
@@ -153,7 +153,6 @@ async def _run_one(
     position: int,
     sub: Subscription,
     handler: Handler,
-    sync_in_thread: bool,
 ) -> None:
     try:
         if sub.is_async:

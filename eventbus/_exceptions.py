@@ -5,6 +5,7 @@ The tree::
     EventBusError
     ├── InvalidPatternError (ValueError)      a subscription pattern is malformed
     ├── InvalidEventTypeError (ValueError)    an event type is malformed
+    ├── MalformedEventError (ValueError)      raw input is not a JSON object with a valid type
     ├── EventValidationError (ValueError)     event data does not fit its typed model
     ├── EventClassConflictError (TypeError)   two event classes claim overlapping types badly
     ├── DuplicateHandlerNameError (ValueError)  an explicit ``name=`` is already in use
@@ -55,6 +56,20 @@ class InvalidEventTypeError(EventBusError, ValueError):
         super().__init__(
             f"invalid event type {event_type!r}: {reason}; event types are dot-separated "
             "segments of letters, digits, '_' and '-', such as 'invoice.paid'"
+        )
+
+
+class MalformedEventError(EventBusError, ValueError):
+    """Raw input given to :meth:`EventBus.parse` is not an event at all.
+
+    :ivar raw: the input as given
+    """
+
+    def __init__(self, raw: object, reason: str) -> None:
+        self.raw = raw
+        super().__init__(
+            f"cannot parse an event: {reason}; an event is a JSON object with a 'type' "
+            "such as 'invoice.paid', and optionally 'id', 'data' and 'created'"
         )
 
 

@@ -41,16 +41,23 @@ class PublishResult:
     every publish.
 
     :ivar event: the event as delivered (the built one when a type string was published)
-    :ivar handled: how many handlers were called, failed ones included
-    :ivar errors: one :class:`HandlerFailure` per handler that raised, in subscription order
+    :ivar called: the subscriptions whose handlers were called, in delivery order
+    :ivar errors: one :class:`HandlerFailure` per handler that raised, in delivery order
     """
 
-    __slots__ = ("errors", "event", "handled")
+    __slots__ = ("called", "errors", "event")
 
-    def __init__(self, event: Event[Any], handled: int, errors: list[HandlerFailure]) -> None:
+    def __init__(
+        self, event: Event[Any], called: tuple[Subscription, ...], errors: list[HandlerFailure]
+    ) -> None:
         self.event = event
-        self.handled = handled
+        self.called = called
         self.errors = errors
+
+    @property
+    def handled(self) -> int:
+        """How many handlers were called, failed ones included."""
+        return len(self.called)
 
     @property
     def ok(self) -> bool:

@@ -82,6 +82,7 @@ class Subscription:
     :ivar once: the subscription ends after its first delivery
     :ivar weak: the handler is held weakly and the subscription ends when it is collected
     :ivar is_async: the handler is awaited
+    :ivar event_class: the typed class subscribed to, when subscribed by class
     """
 
     pattern: str
@@ -94,6 +95,7 @@ class Subscription:
     _ref: Callable[[], Handler | None]
     _bus: EventBus
     _seq: int
+    _matcher: Callable[[str], bool] | None
 
     @property
     def handler(self) -> Handler | None:

@@ -1,0 +1,66 @@
+"""Typed handlers, checked by ``mypy --strict`` in ``make test`` (not run by pytest).
+
+If the typing of ``Event[...]`` subclasses or of ``subscribe``/``on``/``wait_for`` with a
+class broke (to ``Any`` included), the ``assert_type`` lines below would fail under mypy.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal, assert_type
+
+from pydantic import BaseModel
+
+from eventbus import Event, EventBus
+
+
+class Invoice(BaseModel):
+    id: str
+    amount_paid: int
+    currency: str = "usd"
+
+
+class InvoiceData(BaseModel):
+    object: Invoice
+
+
+class InvoicePaid(Event[InvoiceData]):
+    type: Literal["invoice.paid"] = "invoice.paid"
+
+
+class Subscription(BaseModel):
+    id: str
+    status: str
+
+
+class SubscriptionData(BaseModel):
+    object: Subscription
+
+
+class SubscriptionEvent(Event[SubscriptionData]):
+    """Every ``customer.subscription.*`` event carries a subscription."""
+
+    event_pattern: ClassVar[str] = "customer.subscription.*"
+
+
+bus = EventBus()
+
+
+@bus.on(InvoicePaid)
+def record_payment(event: InvoicePaid) -> None:
+    assert_type(event.data.object.amount_paid, int)
+    assert_type(event.data.object.currency, str)
+
+
+def on_subscription(event: SubscriptionEvent) -> None:
+    assert_type(event.data.object.status, str)
+
+
+bus.subscribe(SubscriptionEvent, on_subscription)
+
+
+async def wait_for_payment() -> int:
+    event = await bus.wait_for(
+        InvoicePaid, timeout=1.0, where=lambda e: e.data.object.amount_paid > 0
+    )
+    assert_type(event, InvoicePaid)
+    return event.data.object.amount_paid

@@ -1,0 +1,138 @@
+"""The test helpers shipped to users: capture() and bus.wait_for()."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Literal
+
+import anyio
+import anyio.to_thread
+import pytest
+
+from eventbus import Event, EventBus, InvalidPatternError
+from eventbus.testing import capture
+
+
+def test_capture_records_matching_events_and_results(bus: EventBus) -> None:
+    """capture() keeps each matching event and its publish result, in order."""
+
+    def fail(event: Event[Any]) -> None:
+        raise RuntimeError("nope")
+
+    bus.subscribe("invoice.paid", fail)
+    with capture(bus, "invoice.*") as captured:
+        bus.publish("invoice.created")
+        bus.publish("customer.created")
+        bus.publish("invoice.paid")
+    bus.publish("invoice.voided")
+    assert captured.types == ["invoice.created", "invoice.paid"]
+    assert len(captured) == 2
+    assert [result.ok for result in captured.results] == [True, False]
+    assert captured.results[1].event is captured.events[1]
+
+
+def test_capture_default_pattern_records_everything(bus: EventBus) -> None:
+    """Without a pattern every event is recorded, handled or not."""
+    with capture(bus) as captured:
+        bus.publish("a")
+        bus.publish("b.c")
+    assert captured.types == ["a", "b.c"]
+
+
+def test_capture_records_a_publish_that_raises(bus: EventBus) -> None:
+    """A publish with raise_errors=True is captured before it raises."""
+    bus.subscribe(lambda event: 1 / 0)
+    with capture(bus) as captured, pytest.raises(ExceptionGroup):
+        bus.publish("x", raise_errors=True)
+    assert captured.types == ["x"]
+    assert not captured.results[0].ok
+
+
+def test_capture_nested_blocks_are_independent(bus: EventBus) -> None:
+    """Two captures on one bus each see what was published while they were open."""
+    with capture(bus) as outer:
+        bus.publish("one")
+        with capture(bus) as inner:
+            bus.publish("two")
+    assert outer.types == ["one", "two"]
+    assert inner.types == ["two"]
+
+
+def test_capture_rejects_bad_pattern(bus: EventBus) -> None:
+    """A malformed capture pattern fails before the block runs."""
+    with pytest.raises(InvalidPatternError), capture(bus, "a.b*"):
+        pass
+
+
+@pytest.mark.anyio
+async def test_capture_sees_async_publishes(bus: EventBus) -> None:
+    """publish_async is captured like publish."""
+
+    async def handler(event: Event[Any]) -> None:
+        await anyio.sleep(0)
+
+    bus.subscribe(handler)
+    with capture(bus) as captured:
+        await bus.publish_async("x.y")
+    assert captured.types == ["x.y"]
+    assert captured.results[0].handled == 1
+
+
+@pytest.mark.anyio
+async def test_wait_for_returns_next_matching_event(bus: EventBus) -> None:
+    """wait_for returns the next event that matches the pattern and predicate."""
+    found: list[Event[Any]] = []
+
+    async def waiter() -> None:
+        found.append(await bus.wait_for("order.*", where=lambda e: e.data.get("n") == 2))
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(waiter)
+        await anyio.wait_all_tasks_blocked()
+        bus.publish("other.thing", {"n": 2})
+        bus.publish("order.placed", {"n": 1})
+        bus.publish("order.placed", {"n": 2})
+    assert [(event.type, event.data["n"]) for event in found] == [("order.placed", 2)]
+    assert bus.subscriptions == ()
+
+
+@pytest.mark.anyio
+async def test_wait_for_event_published_from_another_thread(bus: EventBus) -> None:
+    """An event published from a worker thread wakes the waiter on its loop."""
+    found: list[Event[Any]] = []
+
+    async def waiter() -> None:
+        found.append(await bus.wait_for("job.done"))
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(waiter)
+        await anyio.wait_all_tasks_blocked()
+        thread = threading.Thread(target=bus.publish, args=("job.done",))
+        await anyio.to_thread.run_sync(lambda: (thread.start(), thread.join()))
+    assert [event.type for event in found] == ["job.done"]
+
+
+@pytest.mark.anyio
+async def test_wait_for_typed_class(bus: EventBus) -> None:
+    """wait_for with a class returns an instance of it."""
+
+    class Ping(Event[dict[str, Any]]):
+        type: Literal["ping"] = "ping"
+
+    async def waiter() -> None:
+        found.append(await bus.wait_for(Ping))
+
+    found: list[Ping] = []
+    async with anyio.create_task_group() as group:
+        group.start_soon(waiter)
+        await anyio.wait_all_tasks_blocked()
+        await bus.publish_async("ping")
+    assert isinstance(found[0], Ping)
+
+
+@pytest.mark.anyio
+async def test_wait_for_times_out(bus: EventBus) -> None:
+    """No matching event within the timeout raises TimeoutError and unsubscribes."""
+    with pytest.raises(TimeoutError, match="no event matching 'never'"):
+        await bus.wait_for("never", timeout=0.01)
+    assert bus.subscriptions == ()
