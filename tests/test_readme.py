@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -12,9 +14,11 @@ BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), 
 
 
 @pytest.mark.parametrize("source", BLOCKS, ids=[f"block-{i}" for i in range(len(BLOCKS))])
-def test_readme_example_runs(source: str) -> None:
+def test_readme_example_runs(source: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Each ```python block executes without error (its asserts are the expectations)."""
-    exec(compile(source, str(README), "exec"), {"__name__": "readme"})
+    module = types.ModuleType("readme_example")
+    monkeypatch.setitem(sys.modules, module.__name__, module)  # pydantic generics look it up
+    exec(compile(source, str(README), "exec"), module.__dict__)
 
 
 def test_readme_has_examples() -> None:
