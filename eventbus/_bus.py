@@ -12,6 +12,7 @@ from ._dispatch import (
     Route,
     deliver_async,
     deliver_fast,
+    deliver_solo,
     deliver_sync,
     in_event_loop,
     record_failure,
@@ -69,6 +70,7 @@ class EventBus:
         self.raise_errors = raise_errors
         self.sync_handlers = sync_handlers
         self._table = RoutingTable(self)
+        self._routes = self._table.routes
         self._observers: tuple[Observer, ...] = ()
 
     # -- subscribing -------------------------------------------------------------------
@@ -289,7 +291,7 @@ class EventBus:
         return event_or_type, route
 
     def _routes_get(self, event_type: str) -> Route:
-        return self._table.routes.get(event_type) or self._table.route(event_type)
+        return self._routes.get(event_type) or self._table.route(event_type)
 
     def publish(
         self,
@@ -321,7 +323,10 @@ class EventBus:
         route = None
         if data is None and type(event_or_type) is not str:
             event: Event[Any] = event_or_type  # type: ignore[assignment]
-            route = self._table.routes.get(event.type)
+            try:  # noqa: SIM105 - try is free here, contextlib.suppress is not
+                route = self._routes.get(event.type)
+            except AttributeError:
+                pass  # not an Event: _prepare says what was wrong
         if route is None or route.event_class is not None:
             event, route = self._prepare(event_or_type, data)
         fast = route.fast
@@ -392,6 +397,8 @@ class EventBus:
         event, route = self._prepare(event_or_type, data)
         if route.fast is not None and not skip and self.sync_handlers == "inline":
             result = deliver_fast(event, route)
+        elif route.solo is not None and not skip:
+            result = await deliver_solo(event, route)
         else:
             result = await self._deliver_async(event, route, skip)
         if self._observers:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import anyio
+import anyio.abc
 import anyio.to_thread
 
 from ._envelope import Event, current_event
@@ -33,11 +34,13 @@ class Route:
     :ivar subscriptions: every matching subscription, highest priority first, then oldest
     :ivar fast: ``(subscription, handler)`` pairs when every handler is a plain, strongly held,
         sync callable without ``once``; ``None`` otherwise
+    :ivar solo: the ``(subscription, handler)`` pair when the route is one plain, strongly
+        held async handler without ``once`` (awaited directly); ``None`` otherwise
     :ivar async_names: names of the async handlers, for the error a sync publish raises
     :ivar event_class: the typed class registered for the type, or ``None``
     """
 
-    __slots__ = ("async_names", "event_class", "fast", "subscriptions")
+    __slots__ = ("async_names", "event_class", "fast", "solo", "subscriptions")
 
     def __init__(self, subscriptions: list[Subscription], event_class: type | None) -> None:
         subscriptions.sort(key=lambda sub: (-sub.priority, sub._seq))
@@ -47,6 +50,12 @@ class Route:
         plain = not any(sub.once or sub.weak or sub.is_async for sub in subscriptions)
         self.fast: tuple[tuple[Subscription, Handler], ...] | None = (
             tuple((sub, sub._ref()) for sub in subscriptions) if plain else None  # type: ignore[misc]
+        )
+        only = subscriptions[0] if len(subscriptions) == 1 else None
+        self.solo: tuple[Subscription, Handler] | None = (
+            (only, only._ref())  # type: ignore[assignment]
+            if only is not None and only.is_async and not (only.once or only.weak)
+            else None
         )
 
 
@@ -77,6 +86,20 @@ def deliver_fast(event: Event[Any], route: Route) -> PublishResult:
     return PublishResult(event, route.subscriptions, failures)
 
 
+async def deliver_solo(event: Event[Any], route: Route) -> PublishResult:
+    """Await a route's single async handler directly: no task group for one awaitable."""
+    sub, handler = route.solo  # type: ignore[misc]
+    failures: list[HandlerFailure] = []
+    token = current_event.set(event)
+    try:
+        await handler(event)
+    except Exception as exc:
+        record_failure(failures, event, sub, handler, exc)
+    finally:
+        current_event.reset(token)
+    return PublishResult(event, route.subscriptions, failures)
+
+
 def deliver_sync(event: Event[Any], route: Route, claim: Claim) -> PublishResult:
     """Call every claimable sync handler of a route that has no async handler."""
     failures: list[HandlerFailure] = []
@@ -100,38 +123,55 @@ def deliver_sync(event: Event[Any], route: Route, claim: Claim) -> PublishResult
 async def deliver_async(
     event: Event[Any], route: Route, claim: Claim, *, sync_in_thread: bool
 ) -> PublishResult:
-    """Run a route's handlers: sync ones in order as met, async ones concurrently.
+    """Run a route's handlers, each started in route order; async ones run concurrently.
 
-    Handlers start in route order. A single awaitable is awaited directly; several run in
-    one anyio task group, and this returns when all have finished.
+    A sync handler (unless ``sync_in_thread``) runs inline when its turn comes. An async one
+    is started in an anyio task group and runs until its first suspension before the next
+    handler starts, so start order is the route's order on asyncio and trio alike. Returns
+    when every handler has finished. A route whose only concurrent handler comes last needs
+    no task group: it is awaited directly.
     """
     failures: list[tuple[int, HandlerFailure]] = []
-    pending: list[tuple[int, Subscription, Handler]] = []
-    called: list[Subscription] = []
+    items = [
+        (position, sub, handler)
+        for position, sub in enumerate(route.subscriptions)
+        if (handler := claim(sub)) is not None
+    ]
+    concurrent = [item for item in items if item[1].is_async or sync_in_thread]
     token = current_event.set(event)
     try:
-        for position, sub in enumerate(route.subscriptions):
-            handler = claim(sub)
-            if handler is None:
-                continue
-            called.append(sub)
-            if sub.is_async or sync_in_thread:
-                pending.append((position, sub, handler))
-                continue
-            try:
-                handler(event)
-            except Exception as exc:
-                _record_at(failures, position, event, sub, handler, exc)
-        if len(pending) == 1:
-            await _run_one(failures, event, *pending[0])
-        elif pending:
+        if len(concurrent) == 1 and concurrent[0] is items[-1]:
+            for item in items[:-1]:
+                _call_inline(failures, event, *item)
+            await _run_one(failures, event, *items[-1])
+        elif concurrent:
             async with anyio.create_task_group() as group:
-                for item in pending:
-                    group.start_soon(_run_one, failures, event, *item)
+                for item in items:
+                    if item[1].is_async or sync_in_thread:
+                        await group.start(_run_one, failures, event, *item)
+                    else:
+                        _call_inline(failures, event, *item)
+        else:
+            for item in items:
+                _call_inline(failures, event, *item)
     finally:
         current_event.reset(token)
     failures.sort(key=lambda pair: pair[0])
-    return PublishResult(event, tuple(called), [failure for _, failure in failures])
+    called = tuple(sub for _, sub, _ in items)
+    return PublishResult(event, called, [failure for _, failure in failures])
+
+
+def _call_inline(
+    failures: list[tuple[int, HandlerFailure]],
+    event: Event[Any],
+    position: int,
+    sub: Subscription,
+    handler: Handler,
+) -> None:
+    try:
+        handler(event)
+    except Exception as exc:
+        _record_at(failures, position, event, sub, handler, exc)
 
 
 def _record_at(
@@ -153,7 +193,12 @@ async def _run_one(
     position: int,
     sub: Subscription,
     handler: Handler,
+    *,
+    task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
 ) -> None:
+    # started() before the call: the starter resumes only once this task first suspends,
+    # that is after the handler ran up to its first await.
+    task_status.started()
     try:
         if sub.is_async:
             await handler(event)

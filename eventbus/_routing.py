@@ -1,7 +1,8 @@
 """The subscription table of a bus and the per-type routes computed from it.
 
-All changes happen under one lock and start a fresh route cache, so a publish either sees a
-route computed entirely before a change or entirely after it.
+All changes happen under one lock and empty the route cache, so a publish either sees a
+route computed entirely before a change or entirely after it. The cache dict itself is never
+replaced: the bus keeps a direct reference to it for its publish path.
 """
 
 from __future__ import annotations
@@ -39,8 +40,8 @@ class RoutingTable:
         self._exact: dict[str, list[Subscription]] = defaultdict(list)
         self._matchers: list[tuple[Matcher, Subscription]] = []
         self._live: set[Subscription] = set()
-        self._explicit_names: set[str] = set()
-        self._name_counts: dict[str, int] = defaultdict(int)
+        self._names: set[str] = set()
+        self._name_counts: dict[str, int] = defaultdict(lambda: 1)
 
     def add(
         self,
@@ -82,7 +83,7 @@ class RoutingTable:
                 self._exact[pattern].append(sub)
             else:
                 self._matchers.append((matcher, sub))
-            self.routes = {}
+            self.routes.clear()
         return sub
 
     def _drop(self, box: list[Subscription]) -> None:
@@ -90,15 +91,18 @@ class RoutingTable:
             self.remove(box[0])
 
     def _claim_name(self, name: str | None, handler: Handler) -> str:
+        """Give the new subscription a name no live subscription has."""
         if name is not None:
-            if name in self._explicit_names:
+            if name in self._names:
                 raise DuplicateHandlerNameError(name)
-            self._explicit_names.add(name)
-            return name
-        base = handler_qualname(handler)
-        self._name_counts[base] += 1
-        count = self._name_counts[base]
-        return base if count == 1 else f"{base}#{count}"
+        else:
+            base = handler_qualname(handler)
+            name = base
+            while name in self._names:
+                self._name_counts[base] += 1
+                name = f"{base}#{self._name_counts[base]}"
+        self._names.add(name)
+        return name
 
     def remove(self, sub: Subscription) -> bool:
         """End ``sub``; return False if it had already ended."""
@@ -106,7 +110,7 @@ class RoutingTable:
             if sub not in self._live:
                 return False
             self._live.discard(sub)
-            self._explicit_names.discard(sub.name)
+            self._names.discard(sub.name)
             if sub._matcher is None:
                 subs = self._exact[sub.pattern]
                 subs.remove(sub)
@@ -114,7 +118,7 @@ class RoutingTable:
                     del self._exact[sub.pattern]
             else:
                 self._matchers = [pair for pair in self._matchers if pair[1] is not sub]
-            self.routes = {}
+            self.routes.clear()
             return True
 
     def is_live(self, sub: Subscription) -> bool:
@@ -130,7 +134,7 @@ class RoutingTable:
         """Register a typed class; routes are recomputed since their class may change."""
         with self.lock:
             self.registry.register(event_class)
-            self.routes = {}
+            self.routes.clear()
 
     def claim(self, sub: Subscription) -> Handler | None:
         """The handler to call for ``sub`` now, or ``None`` if it ended or was collected.
