@@ -23,9 +23,7 @@ def reference_is_type(text: str) -> bool:
 
 def reference_is_pattern(text: str) -> bool:
     """A pattern is a type in which whole segments may be '*' or '**'."""
-    return all(
-        segment in ("*", "**") or SEGMENT.fullmatch(segment) for segment in text.split(".")
-    )
+    return all(segment in ("*", "**") or SEGMENT.fullmatch(segment) for segment in text.split("."))
 
 
 def reference_match(pattern: list[str], segments: list[str]) -> bool:
