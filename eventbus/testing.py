@@ -20,7 +20,10 @@ __all__ = ["Captured", "capture"]
 
 
 class Captured:
-    """What :func:`capture` recorded, in publish order.
+    """What :func:`capture` recorded, in the order the publishes completed.
+
+    A publish made inside a handler completes, and is recorded, before the publish whose
+    handler made it.
 
     :ivar events: every event published whose type matched the pattern
     :ivar results: the :class:`PublishResult` of each of those publishes

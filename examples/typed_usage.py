@@ -10,7 +10,7 @@ from typing import ClassVar, Literal, assert_type
 
 from pydantic import BaseModel
 
-from eventbus import Event, EventBus
+from eventbus import Event, EventBus, paymentkit
 
 
 class Invoice(BaseModel):
@@ -64,3 +64,13 @@ async def wait_for_payment() -> int:
     )
     assert_type(event, InvoicePaid)
     return event.data.object.amount_paid
+
+
+@bus.on(paymentkit.PaymentIntentSucceeded)
+def fulfil(event: paymentkit.PaymentIntentSucceeded) -> None:
+    assert_type(event.data.object.amount, int)
+
+
+@bus.on(paymentkit.ManualNotification)
+def notify(event: paymentkit.ManualNotification) -> None:
+    assert_type(event.data.object.data.user_did, str | None)
