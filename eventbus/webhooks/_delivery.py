@@ -1,0 +1,100 @@
+"""From a verified body to the fields of the event it carries (rules 3 and the shapes).
+
+Accepted shapes: Payment Kit's and Stripe's event JSON and Blocklet's event-bus envelope
+(an ``id``, a ``type``, ``data`` and more, every other field kept), and Blocklet Server's
+forwarded shape, recognised by ``$eventName``: it has no id, so the id is ``sha256:`` plus
+the hex digest of the raw body (the same on every retry); its data is the body without the
+``$`` keys, and ``$sender.did`` becomes the event's ``source``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from typing import Any
+
+import pydantic_core
+
+from .._exceptions import InvalidEventTypeError
+from .._topics import validate_event_type
+from ._response import reject
+
+BLOCKLET_SERVER_TYPE = "$eventName"
+
+
+def is_json_media_type(content_type: str | None) -> bool:
+    """Tell whether a Content-Type is absent, ``application/json`` or ``application/*+json``."""
+    if content_type is None or not content_type.strip():
+        return True
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
+
+
+def decode_object(body: bytes) -> dict[str, Any]:
+    """Parse ``body`` as a JSON object.
+
+    :raises DeliveryRejectedError: 400, when it is not JSON or not an object
+    """
+    try:
+        decoded = pydantic_core.from_json(body)
+    except ValueError as exc:
+        raise reject(400, f"the body is not valid JSON ({exc}); send the event as JSON") from None
+    if not isinstance(decoded, dict):
+        raise reject(
+            400, f"the body is a JSON {_json_kind(decoded)}, not an object; send one event object"
+        )
+    return decoded
+
+
+def event_fields(body: bytes, delivery_id: str | None) -> dict[str, Any]:
+    """The fields of the event in ``body``, with a valid ``type`` and an ``id``.
+
+    :param delivery_id: the scheme's delivery id, the id of a body that has none
+    :raises DeliveryRejectedError: 400, naming the problem: not a JSON object, no or
+        invalid type, no id
+    """
+    fields = decode_object(body)
+    if BLOCKLET_SERVER_TYPE in fields:
+        fields = _from_blocklet_server(fields, body)
+    _check_type(fields)
+    event_id = fields.get("id")
+    if event_id is None:
+        if delivery_id is None:
+            raise reject(
+                400,
+                "the event has no id: the body has no 'id' and the signature scheme gives no "
+                "delivery id (Standard Webhooks' webhook-id); without one, redeliveries cannot "
+                "be recognised",
+            )
+        fields["id"] = event_id = delivery_id
+    if not isinstance(event_id, str) or not event_id:
+        raise reject(400, f"the event's 'id' must be a non-empty string, not {event_id!r}")
+    return fields
+
+
+def _from_blocklet_server(fields: Mapping[str, Any], body: bytes) -> dict[str, Any]:
+    converted: dict[str, Any] = {
+        "id": "sha256:" + hashlib.sha256(body).hexdigest(),
+        "type": fields[BLOCKLET_SERVER_TYPE],
+        "data": {key: value for key, value in fields.items() if not key.startswith("$")},
+    }
+    sender = fields.get("$sender")
+    if isinstance(sender, Mapping) and isinstance(sender.get("did"), str):
+        converted["source"] = sender["did"]
+    return converted
+
+
+def _check_type(fields: Mapping[str, Any]) -> None:
+    if "type" not in fields:
+        raise reject(400, "the event has no 'type'; an event is a JSON object with a 'type'")
+    try:
+        validate_event_type(fields["type"])
+    except InvalidEventTypeError as exc:
+        raise reject(400, f"the event's 'type' is invalid: {exc}") from None
+
+
+def _json_kind(value: object) -> str:
+    kinds = {list: "array", str: "string", bool: "boolean", int: "number", float: "number"}
+    return "null" if value is None else kinds.get(type(value), type(value).__name__)

@@ -1,0 +1,35 @@
+"""The exceptions of the webhook adapter.
+
+The tree (both under :class:`eventbus.EventBusError`)::
+
+    WebhookError
+    └── SignatureError (ValueError)   a delivery failed signature verification
+
+A :class:`SignatureError` becomes a ``401`` response whose ``error`` is its message, so every
+message says which check failed and what the sender or the operator can do about it.
+"""
+
+from __future__ import annotations
+
+from .._exceptions import EventBusError
+
+
+class WebhookError(EventBusError):
+    """Base class of the errors raised by :mod:`eventbus.webhooks`."""
+
+
+class SignatureError(WebhookError, ValueError):
+    """A delivery failed signature verification; nothing was parsed or published.
+
+    The message names the failed check: ``missing header``, ``malformed header``,
+    ``no matching signature``, ``too old`` or ``too new`` (the last two show the header's time
+    and the receiver's).
+
+    :ivar reason: the message without the scheme's name
+    :ivar scheme: the name of the scheme that refused the delivery
+    """
+
+    def __init__(self, scheme: str, reason: str) -> None:
+        self.scheme = scheme
+        self.reason = reason
+        super().__init__(f"{scheme}: {reason}")
