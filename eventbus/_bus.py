@@ -272,14 +272,16 @@ class EventBus:
         :raises InvalidEventTypeError: the type is malformed
         :raises EventValidationError: the data does not fit the class registered for the type
         """
+        validate_event_type(event_type)
         return build_event(self._table.registry.class_for(event_type), event_type, data)
 
     # -- publishing --------------------------------------------------------------------
 
     def _prepare(self, event_or_type: Event[Any] | str, data: Any) -> tuple[Event[Any], Route]:
         if isinstance(event_or_type, str):
-            validate_event_type(event_or_type)
-            route = self._routes_get(event_or_type)
+            route = self._routes.get(event_or_type)
+            if route is None:  # only valid types are ever cached
+                route = self._table.route(validate_event_type(event_or_type))
             return build_event(route.event_class, event_or_type, data), route
         if not isinstance(event_or_type, Event):
             raise TypeError(f"publish takes an Event or a type string, not {event_or_type!r}")
@@ -320,32 +322,38 @@ class EventBus:
         """
         # The common case, a built event to plain sync handlers, is spelled out inline:
         # every call saved here is paid on each publish.
-        route = None
-        if data is None and type(event_or_type) is not str:
-            event: Event[Any] = event_or_type  # type: ignore[assignment]
-            try:  # noqa: SIM105 - try is free here, contextlib.suppress is not
-                route = self._routes.get(event.type)
-            except AttributeError:
-                pass  # not an Event: _prepare says what was wrong
-        if route is None or route.event_class is not None:
-            event, route = self._prepare(event_or_type, data)
-        fast = route.fast
-        if fast is not None and not skip:
-            failures: list[HandlerFailure] = []
-            token = _set_current(event)
+        if data is None and not skip and type(event_or_type) is not str:
             try:
-                for sub, handler in fast:
-                    try:
-                        handler(event)
-                    except Exception as exc:
-                        record_failure(failures, event, sub, handler, exc)
-            finally:
-                _reset_current(token)
-            result = PublishResult(event, route.subscriptions, failures)
+                route = self._routes[event_or_type.type]  # type: ignore[union-attr]
+            except (KeyError, AttributeError):
+                route = None  # first publish of this type, or not an Event: the general path
+            if route is not None and route.direct is not None:
+                event: Event[Any] = event_or_type  # type: ignore[assignment]
+                failures: list[HandlerFailure] = []
+                token = _set_current(event)
+                try:
+                    for sub, handler in route.direct:
+                        try:
+                            handler(event)
+                        except Exception as exc:
+                            record_failure(failures, event, sub, handler, exc)
+                finally:
+                    _reset_current(token)
+                result = PublishResult(event, route.subscriptions, failures)
+                if failures or self._observers:
+                    return self._finish(result, raise_errors)
+                return result
+        event, route = self._prepare(event_or_type, data)
+        if route.fast is not None and not skip:
+            result = deliver_fast(event, route)
         elif route.async_names:
             result = self._publish_async_from_sync(event, route, skip)
         else:
             result = deliver_sync(event, route, self._claimer(skip))
+        return self._finish(result, raise_errors)
+
+    def _finish(self, result: PublishResult, raise_errors: bool | None) -> PublishResult:
+        """Tell observers (test helpers) and raise if asked to and a handler failed."""
         if self._observers:
             self._notify(result)
         if result.errors and (self.raise_errors if raise_errors is None else raise_errors):
@@ -401,11 +409,7 @@ class EventBus:
             result = await deliver_solo(event, route)
         else:
             result = await self._deliver_async(event, route, skip)
-        if self._observers:
-            self._notify(result)
-        if result.errors and (self.raise_errors if raise_errors is None else raise_errors):
-            result.raise_for_errors()
-        return result
+        return self._finish(result, raise_errors)
 
     @overload
     async def wait_for(

@@ -34,13 +34,15 @@ class Route:
     :ivar subscriptions: every matching subscription, highest priority first, then oldest
     :ivar fast: ``(subscription, handler)`` pairs when every handler is a plain, strongly held,
         sync callable without ``once``; ``None`` otherwise
+    :ivar direct: ``fast`` when no typed class is registered for the type, so a built event
+        goes to the handlers as is; ``None`` otherwise
     :ivar solo: the ``(subscription, handler)`` pair when the route is one plain, strongly
         held async handler without ``once`` (awaited directly); ``None`` otherwise
     :ivar async_names: names of the async handlers, for the error a sync publish raises
     :ivar event_class: the typed class registered for the type, or ``None``
     """
 
-    __slots__ = ("async_names", "event_class", "fast", "solo", "subscriptions")
+    __slots__ = ("async_names", "direct", "event_class", "fast", "solo", "subscriptions")
 
     def __init__(self, subscriptions: list[Subscription], event_class: type | None) -> None:
         subscriptions.sort(key=lambda sub: (-sub.priority, sub._seq))
@@ -51,6 +53,7 @@ class Route:
         self.fast: tuple[tuple[Subscription, Handler], ...] | None = (
             tuple((sub, sub._ref()) for sub in subscriptions) if plain else None  # type: ignore[misc]
         )
+        self.direct = self.fast if event_class is None else None
         only = subscriptions[0] if len(subscriptions) == 1 else None
         self.solo: tuple[Subscription, Handler] | None = (
             (only, only._ref())  # type: ignore[assignment]

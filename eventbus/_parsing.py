@@ -30,10 +30,10 @@ def _validated(cls: EventClass, event_type: str, fields: Mapping[str, Any]) -> E
 def build_event(cls: EventClass | None, event_type: str, data: Any) -> Event[Any]:
     """Build the event for ``publish(event_type, data)``; ``None`` data validates as ``{}``.
 
-    :raises InvalidEventTypeError: the type is malformed
+    ``event_type`` must be valid already (callers check it once, before looking up ``cls``).
+
     :raises EventValidationError: the data does not fit the class registered for the type
     """
-    validate_event_type(event_type)
     payload = {} if data is None else data
     if cls is None:
         return Event(type=event_type, data=payload)

@@ -20,12 +20,22 @@ _VALID_TYPE = re.compile(r"[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*")
 Matcher = Callable[[str], bool]
 
 
+#: Types already found valid: every event built checks its type, and most use a few types.
+_valid_types: set[str] = set()
+_MAX_VALID_TYPES = 4096
+
+
 def validate_event_type(event_type: object) -> str:
     """Return ``event_type`` unchanged if it is a valid type, else raise naming the bad part.
 
     :raises InvalidEventTypeError: a ``ValueError`` naming the offending segment
     """
-    if type(event_type) is str and _VALID_TYPE.fullmatch(event_type):
+    if type(event_type) is str and (
+        event_type in _valid_types or _VALID_TYPE.fullmatch(event_type)
+    ):
+        if len(_valid_types) >= _MAX_VALID_TYPES:
+            _valid_types.clear()
+        _valid_types.add(event_type)
         return event_type
     if not isinstance(event_type, str):
         raise InvalidEventTypeError(
