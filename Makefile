@@ -18,7 +18,9 @@ typecheck: $(STAMP)
 	$(PY) -m mypy --strict eventbus examples/typed_usage.py
 
 test: lint typecheck
+	$(PY) -m coverage erase
 	$(PY) -m coverage run -m pytest
+	$(PY) -m coverage combine --quiet
 	$(PY) -m coverage report
 
 demo: $(STAMP)
