@@ -576,3 +576,67 @@ def test_signature_error_text_reaches_the_sender(bus: EventBus) -> None:
     response = WebhookReceiver(bus, SCHEME).handle(body, headers)
     assert "too old" in response.body["error"]
     assert issubclass(SignatureError, ValueError)
+
+
+# -- the sync twin, handle(): no event loop of its own ----------------------------------------
+
+
+def test_handle_runs_async_handlers_to_completion(bus: EventBus) -> None:
+    """handle() from plain sync code still runs async handlers, on a loop of their own."""
+    seen: list[str] = []
+
+    async def handler(event: Event[Any]) -> None:
+        await anyio.sleep(0)
+        seen.append(event.id)
+
+    bus.subscribe(handler)
+    response = WebhookReceiver(bus, SCHEME).handle(body_of(), signed(body_of()))
+    assert_outcome(response, 200, "handled")
+    assert seen == ["evt_1"]
+
+
+@pytest.mark.parametrize("store", ["memory", "sqlite"])
+def test_handle_retry_runs_only_the_failed_handler(
+    bus: EventBus, tmp_path: Path, store: str
+) -> None:
+    """Through handle(), a failure is 500; the retry runs only it; then it is a duplicate."""
+    calls: list[str] = []
+    attempts = iter([RuntimeError("first try fails"), None])
+
+    def steady(event: Event[Any]) -> None:
+        calls.append("steady")
+
+    def flaky(event: Event[Any]) -> None:
+        calls.append("flaky")
+        error = next(attempts)
+        if error is not None:
+            raise error
+
+    bus.subscribe(steady)
+    bus.subscribe(flaky)
+    idempotency = (
+        MemoryIdempotencyStore() if store == "memory" else SqliteIdempotencyStore(tmp_path / "s.db")
+    )
+    receiver = WebhookReceiver(bus, SCHEME, idempotency=idempotency)
+    body = body_of()
+    first = receiver.handle(body, signed(body))
+    assert_outcome(first, 500, "failed")
+    assert "flaky" in first.body["error"]
+    assert_outcome(receiver.handle(body, signed(body)), 200, "handled")
+    assert_outcome(receiver.handle(body, signed(body)), 200, "duplicate")
+    assert calls == ["steady", "flaky", "flaky"]
+
+
+def test_handle_answers_500_when_the_adapter_breaks(
+    bus: EventBus, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An error inside the adapter (here, the store) is a logged 500 from handle() too."""
+
+    class BrokenStore(MemoryIdempotencyStore):
+        def claim(self, key: str, /) -> Claim:
+            raise OSError("disk on fire")
+
+    receiver = WebhookReceiver(bus, SCHEME, idempotency=BrokenStore())
+    response = receiver.handle(body_of(), signed(body_of()))
+    assert_outcome(response, 500, "failed")
+    assert any(record.exc_info for record in caplog.records)

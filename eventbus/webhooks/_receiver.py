@@ -7,7 +7,6 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import anyio
-import anyio.from_thread
 import anyio.to_thread
 
 from .._dispatch import in_event_loop
@@ -108,7 +107,10 @@ class WebhookReceiver:
         :param query: the raw query string, without ``?``
         """
         try:
-            return await self._handle(bytes(body), _plain(headers), method, path, query)
+            accepted = self._accept(bytes(body), _plain(headers), method, path, query)
+            if isinstance(accepted, WebhookResponse):
+                return accepted
+            return await self._deliver(accepted)
         except DeliveryRejectedError as rejected:
             return rejected.response
         except Exception:
@@ -123,27 +125,29 @@ class WebhookReceiver:
         path: str = "/",
         query: str = "",
     ) -> WebhookResponse:
-        """The sync twin of :meth:`handle_async`, for Flask and Django views.
+        """The sync twin of :meth:`handle_async`, for Flask and Django views; never raises.
 
-        Runs the handling on a fresh event loop, or on the host loop when called from an
-        anyio worker thread.
+        Runs in the calling thread with no event loop of its own: the store is called
+        directly, and the event is published with :meth:`EventBus.publish`, which runs any
+        async handlers on a fresh loop (or on the host loop from an anyio worker thread).
 
         :raises RuntimeError: called inside a running event loop; await
             :meth:`handle_async` there
         """
-        call = functools.partial(
-            self.handle_async, body, headers, method=method, path=path, query=query
-        )
         if in_event_loop():
             raise RuntimeError(
                 "WebhookReceiver.handle() was called inside a running event loop; "
                 "use 'await receiver.handle_async(...)' there"
             )
         try:
-            return anyio.from_thread.run(call)
-        except anyio.NoEventLoopError:
-            pass  # not in an anyio worker thread: run a loop here
-        return anyio.run(call)
+            accepted = self._accept(bytes(body), _plain(headers), method, path, query)
+            if isinstance(accepted, WebhookResponse):
+                return accepted
+            return self._deliver_sync(accepted)
+        except DeliveryRejectedError as rejected:
+            return rejected.response
+        except Exception:
+            return internal_error(f"{method} {path}")
 
     def asgi_app(self) -> AsgiWebhookApp:
         """An ASGI application serving this receiver at whatever path it is mounted on."""
@@ -197,9 +201,10 @@ class WebhookReceiver:
             "WebhookReceiver(max_body_bytes=...) if the sender's events are this large",
         )
 
-    async def _handle(
+    def _accept(
         self, body: bytes, headers: Mapping[str, str], method: str, path: str, query: str
-    ) -> WebhookResponse:
+    ) -> WebhookResponse | Event[Any]:
+        """Rules 1 to 5: the answer for a delivery refused or ignored, else its event."""
         early = self.precheck(method, headers, len(body))
         if early is not None:
             return early
@@ -212,7 +217,7 @@ class WebhookReceiver:
         fields = event_fields(body, delivery_id)
         if not self._wanted(fields["type"]):
             return respond(200, "ignored", fields["id"])
-        return await self._deliver(self._parse(fields))
+        return self._parse(fields)
 
     def _parse(self, fields: dict[str, Any]) -> Event[Any]:
         try:
@@ -224,36 +229,32 @@ class WebhookReceiver:
 
     async def _deliver(self, event: Event[Any]) -> WebhookResponse:
         claim = await self._store(self.idempotency.claim, event.id)
-        if claim.status == "done":
-            return respond(200, "duplicate", event.id)
-        if claim.status == "in_flight":
-            return respond(
-                409,
-                "in_flight",
-                event.id,
-                "another delivery of this event is being handled right now; retry later",
-            )
+        refused = _refusal(claim)
+        if refused is not None:
+            return refused
         try:
             result = await self.bus.publish_async(event, raise_errors=False, skip=claim.completed)
         except BaseException:
             with anyio.CancelScope(shield=True):
                 await self._settle(claim, (), done=False)
             raise
-        return await self._conclude(claim, result)
-
-    async def _conclude(self, claim: Claim, result: PublishResult) -> WebhookResponse:
-        failed = [failure.name for failure in result.errors]
-        completed = [sub.name for sub in result.called if sub.name not in failed]
+        completed, response = _conclusion(claim, result)
         await self._settle(claim, completed, done=result.ok)
-        if result.ok:
-            return respond(200, "handled", claim.key)
-        return respond(
-            500,
-            "failed",
-            claim.key,
-            f"{len(failed)} handler(s) failed: {', '.join(failed)}; on the sender's retry only "
-            "these run again (details in the server log)",
-        )
+        return response
+
+    def _deliver_sync(self, event: Event[Any]) -> WebhookResponse:
+        claim = self.idempotency.claim(event.id)
+        refused = _refusal(claim)
+        if refused is not None:
+            return refused
+        try:
+            result = self.bus.publish(event, raise_errors=False, skip=claim.completed)
+        except BaseException:
+            self.idempotency.settle(claim, completed=(), done=False)
+            raise
+        completed, response = _conclusion(claim, result)
+        self.idempotency.settle(claim, completed=completed, done=result.ok)
+        return response
 
     async def _settle(self, claim: Claim, completed: Iterable[str], *, done: bool) -> None:
         settle = functools.partial(
@@ -268,6 +269,35 @@ class WebhookReceiver:
 
     def __repr__(self) -> str:
         return f"WebhookReceiver({self.bus!r}, {self.scheme!r}, idempotency={self.idempotency!r})"
+
+
+def _refusal(claim: Claim) -> WebhookResponse | None:
+    """Rule 6: the answer when the event was handled already or is being handled now."""
+    if claim.status == "done":
+        return respond(200, "duplicate", claim.key)
+    if claim.status == "in_flight":
+        return respond(
+            409,
+            "in_flight",
+            claim.key,
+            "another delivery of this event is being handled right now; retry later",
+        )
+    return None
+
+
+def _conclusion(claim: Claim, result: PublishResult) -> tuple[tuple[str, ...], WebhookResponse]:
+    """Rule 7: the handlers to record as completed, and the answer for the sender."""
+    failed = [failure.name for failure in result.errors]
+    completed = tuple(sub.name for sub in result.called if sub.name not in failed)
+    if result.ok:
+        return completed, respond(200, "handled", claim.key)
+    return completed, respond(
+        500,
+        "failed",
+        claim.key,
+        f"{len(failed)} handler(s) failed: {', '.join(failed)}; on the sender's retry only "
+        "these run again (details in the server log)",
+    )
 
 
 def _plain(headers: Mapping[str, str] | HeadersLike) -> dict[str, str]:
