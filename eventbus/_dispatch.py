@@ -149,11 +149,19 @@ async def deliver_async(
             await _run_one(failures, event, *items[-1])
         elif concurrent:
             async with anyio.create_task_group() as group:
-                for item in items:
-                    if item[1].is_async or sync_in_thread:
-                        await group.start(_run_one, failures, event, *item)
-                    else:
+                # asyncio starts tasks in the order they were created; once no inline
+                # handler is left, creating them in order keeps their start order for free.
+                last_inline = max(
+                    (i for i, item in enumerate(items) if not item[1].is_async), default=-1
+                )
+                tail = last_inline + 1 if _on_asyncio() and not sync_in_thread else len(items)
+                for index, item in enumerate(items):
+                    if not (item[1].is_async or sync_in_thread):
                         _call_inline(failures, event, *item)
+                    elif index >= tail:
+                        group.start_soon(_run_one, failures, event, *item)
+                    else:
+                        await group.start(_run_one, failures, event, *item)
         else:
             for item in items:
                 _call_inline(failures, event, *item)
@@ -209,6 +217,14 @@ async def _run_one(
             await anyio.to_thread.run_sync(handler, event)
     except Exception as exc:
         _record_at(failures, position, event, sub, handler, exc)
+
+
+def _on_asyncio() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 def in_event_loop() -> bool:

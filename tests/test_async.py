@@ -710,3 +710,35 @@ def test_plain_thread_does_not_inherit_parent_id(bus: EventBus) -> None:
     bus.subscribe("order.placed", handler)
     bus.publish("order.placed")
     assert [child.parent_id for child in children] == [None]
+
+
+@pytest.mark.parametrize(
+    "layout",
+    [
+        pytest.param("AAA", id="async-only"),
+        pytest.param("AAS", id="sync-last"),
+        pytest.param("ASA", id="sync-between"),
+        pytest.param("SAA", id="sync-first"),
+        pytest.param("SASAA", id="interleaved"),
+    ],
+)
+async def test_start_order_follows_priority_for_any_layout(bus: EventBus, layout: str) -> None:
+    """Whatever mix of sync (S) and async (A) handlers, each starts in delivery order."""
+    started: list[int] = []
+
+    def make(kind: str, position: int) -> Any:
+        if kind == "S":
+            return lambda event: started.append(position)
+
+        async def handle(event: Event) -> None:
+            started.append(position)
+            await checkpoints()
+
+        return handle
+
+    for position, kind in enumerate(layout):
+        bus.subscribe("x", make(kind, position), priority=-position)
+    for _ in range(10):
+        started.clear()
+        await bus.publish_async("x")
+        assert started == list(range(len(layout)))
