@@ -148,20 +148,7 @@ async def deliver_async(
                 _call_inline(failures, event, *item)
             await _run_one(failures, event, *items[-1])
         elif concurrent:
-            async with anyio.create_task_group() as group:
-                # asyncio starts tasks in the order they were created; once no inline
-                # handler is left, creating them in order keeps their start order for free.
-                last_inline = max(
-                    (i for i, item in enumerate(items) if not item[1].is_async), default=-1
-                )
-                tail = last_inline + 1 if _on_asyncio() and not sync_in_thread else len(items)
-                for index, item in enumerate(items):
-                    if not (item[1].is_async or sync_in_thread):
-                        _call_inline(failures, event, *item)
-                    elif index >= tail:
-                        group.start_soon(_run_one, failures, event, *item)
-                    else:
-                        await group.start(_run_one, failures, event, *item)
+            await _run_concurrently(failures, event, items, sync_in_thread)
         else:
             for item in items:
                 _call_inline(failures, event, *item)
@@ -170,6 +157,53 @@ async def deliver_async(
     failures.sort(key=lambda pair: pair[0])
     called = tuple(sub for _, sub, _ in items)
     return PublishResult(event, called, [failure for _, failure in failures])
+
+
+async def _run_concurrently(
+    failures: list[tuple[int, HandlerFailure]],
+    event: Event[Any],
+    items: list[tuple[int, Subscription, Handler]],
+    sync_in_thread: bool,
+) -> None:
+    """Start each handler in turn in one task group, and wait for all of them.
+
+    Up to the last inline (sync) handler, each task is started with ``start`` so that it
+    runs to its first suspension before the next handler. After it, waiting is not needed:
+    asyncio runs new tasks in creation order, and on trio each task waits for its
+    predecessor to begin, which costs less than a ``start`` round trip.
+    """
+    inline = [i for i, item in enumerate(items) if not (item[1].is_async or sync_in_thread)]
+    tail = inline[-1] + 1 if inline else 0
+    fifo = _on_asyncio()
+    previous: anyio.Event | None = None
+    async with anyio.create_task_group() as group:
+        for index, item in enumerate(items):
+            if not (item[1].is_async or sync_in_thread):
+                _call_inline(failures, event, *item)
+            elif index < tail:
+                await group.start(_run_one, failures, event, *item)
+            elif fifo:
+                group.start_soon(_run_one, failures, event, *item)
+            else:
+                turn = anyio.Event()
+                group.start_soon(_run_in_turn, previous, turn, failures, event, *item)
+                previous = turn
+
+
+async def _run_in_turn(
+    previous: anyio.Event | None,
+    turn: anyio.Event,
+    failures: list[tuple[int, HandlerFailure]],
+    event: Event[Any],
+    position: int,
+    sub: Subscription,
+    handler: Handler,
+) -> None:
+    if previous is not None:
+        await previous.wait()
+    # The next handler's task wakes now but runs only once this one first suspends.
+    turn.set()
+    await _run_one(failures, event, position, sub, handler)
 
 
 def _call_inline(
