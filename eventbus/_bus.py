@@ -80,7 +80,6 @@ class EventBus:
         self,
         pattern: type[E],
         handler: Callable[[E], Any],
-        /,
         *,
         priority: int = 0,
         once: bool = False,
@@ -93,7 +92,6 @@ class EventBus:
         self,
         pattern: str,
         handler: Handler,
-        /,
         *,
         priority: int = 0,
         once: bool = False,
@@ -117,7 +115,6 @@ class EventBus:
         self,
         pattern: Pattern | Handler,
         handler: Handler | None = None,
-        /,
         *,
         priority: int = 0,
         once: bool = False,
@@ -152,6 +149,7 @@ class EventBus:
             return self._subscribe_class(pattern, handler, options)
         if not isinstance(pattern, str):
             raise InvalidPatternError(repr(pattern), "expected a string or an Event subclass")
+        pattern = str.__str__(pattern)  # a StrEnum member subscribes as its value
         matcher = compile_pattern(pattern)
         return self._table.add(
             pattern, matcher if is_wildcard(pattern) else None, handler, **options
@@ -171,7 +169,6 @@ class EventBus:
     def on(
         self,
         pattern: type[E],
-        /,
         *,
         priority: int = 0,
         once: bool = False,
@@ -185,7 +182,6 @@ class EventBus:
     def on(
         self,
         pattern: Pattern = ALL,
-        /,
         *,
         priority: int = 0,
         once: bool = False,
@@ -195,7 +191,6 @@ class EventBus:
     def on(
         self,
         pattern: Pattern | F = ALL,
-        /,
         *,
         priority: int = 0,
         once: bool = False,
@@ -220,7 +215,7 @@ class EventBus:
 
         return decorate
 
-    def unsubscribe(self, subscription: Subscription, /) -> None:
+    def unsubscribe(self, subscription: Subscription) -> None:
         """End ``subscription``; unsubscribing twice, or after ``once`` fired, does nothing."""
         self._table.remove(subscription)
 
@@ -256,7 +251,7 @@ class EventBus:
         """The class events of ``event_type`` are built as (:class:`Event` when unregistered)."""
         return self._table.registry.class_for(validate_event_type(event_type)) or Event
 
-    def parse(self, raw: RawEvent, /) -> Event[Any]:
+    def parse(self, raw: RawEvent) -> Event[Any]:
         """Parse a JSON body (bytes or str) or a decoded mapping into an event of its class.
 
         Unknown types become a plain :class:`Event` with dict data; they are never rejected.
@@ -279,10 +274,12 @@ class EventBus:
 
     def _prepare(self, event_or_type: Event[Any] | str, data: Any) -> tuple[Event[Any], Route]:
         if isinstance(event_or_type, str):
-            route = self._routes.get(event_or_type)
+            event_type = event_or_type
+            route = self._routes.get(event_type) if type(event_type) is str else None
             if route is None:  # only valid types are ever cached
-                route = self._table.route(validate_event_type(event_or_type))
-            return build_event(route.event_class, event_or_type, data), route
+                event_type = validate_event_type(event_type)
+                route = self._table.route(event_type)
+            return build_event(route.event_class, event_type, data), route
         if not isinstance(event_or_type, Event):
             raise TypeError(f"publish takes an Event or a type string, not {event_or_type!r}")
         if data is not None:
@@ -299,7 +296,6 @@ class EventBus:
         self,
         event_or_type: Event[Any] | str,
         data: Mapping[str, Any] | Any = None,
-        /,
         *,
         raise_errors: bool | None = None,
         skip: Collection[str] = (),
@@ -387,7 +383,6 @@ class EventBus:
         self,
         event_or_type: Event[Any] | str,
         data: Mapping[str, Any] | Any = None,
-        /,
         *,
         raise_errors: bool | None = None,
         skip: Collection[str] = (),
@@ -415,7 +410,6 @@ class EventBus:
     async def wait_for(
         self,
         pattern: type[E],
-        /,
         *,
         timeout: float | None = 10.0,
         where: Callable[[E], bool] | None = None,
@@ -425,7 +419,6 @@ class EventBus:
     async def wait_for(
         self,
         pattern: str,
-        /,
         *,
         timeout: float | None = 10.0,
         where: Callable[[Event[Any]], bool] | None = None,
@@ -434,7 +427,6 @@ class EventBus:
     async def wait_for(
         self,
         pattern: Pattern,
-        /,
         *,
         timeout: float | None = 10.0,
         where: Callable[[Any], bool] | None = None,

@@ -18,6 +18,7 @@ from ._result import PublishResult
 from ._subscription import Handler, Subscription
 
 F = TypeVar("F", bound=Callable[..., Any])
+E = TypeVar("E", bound=Event[Any])
 
 _lock = threading.Lock()
 _bus = EventBus()
@@ -43,9 +44,20 @@ def use_bus(bus: EventBus, /) -> Iterator[EventBus]:
 
 @overload
 def subscribe(
+    pattern: type[E],
+    handler: Callable[[E], Any],
+    *,
+    priority: int = 0,
+    once: bool = False,
+    weak: bool = False,
+    name: str | None = None,
+) -> Subscription: ...
+
+
+@overload
+def subscribe(
     pattern: str,
     handler: Handler,
-    /,
     *,
     priority: int = 0,
     once: bool = False,
@@ -69,7 +81,6 @@ def subscribe(
 def subscribe(
     pattern: Any,
     handler: Handler | None = None,
-    /,
     *,
     priority: int = 0,
     once: bool = False,
@@ -83,17 +94,23 @@ def subscribe(
 
 
 @overload
+def on(
+    pattern: type[E], *, priority: int = 0, once: bool = False, name: str | None = None
+) -> Callable[[F], F]: ...
+
+
+@overload
 def on(pattern: F, /) -> F: ...
 
 
 @overload
 def on(
-    pattern: str = ALL, /, *, priority: int = 0, once: bool = False, name: str | None = None
+    pattern: str = ALL, *, priority: int = 0, once: bool = False, name: str | None = None
 ) -> Callable[[F], F]: ...
 
 
 def on(
-    pattern: Any = ALL, /, *, priority: int = 0, once: bool = False, name: str | None = None
+    pattern: Any = ALL, *, priority: int = 0, once: bool = False, name: str | None = None
 ) -> Any:
     """:meth:`EventBus.on` on the default bus."""
     if callable(pattern) and not isinstance(pattern, type):
@@ -104,7 +121,6 @@ def on(
 def publish(
     event_or_type: Event[Any] | str,
     data: Mapping[str, Any] | Any = None,
-    /,
     *,
     raise_errors: bool | None = None,
 ) -> PublishResult:
@@ -115,7 +131,6 @@ def publish(
 async def publish_async(
     event_or_type: Event[Any] | str,
     data: Mapping[str, Any] | Any = None,
-    /,
     *,
     raise_errors: bool | None = None,
 ) -> PublishResult:

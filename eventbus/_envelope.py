@@ -89,7 +89,9 @@ class Event(BaseModel, Generic[DataT]):
     created: datetime = Field(
         default_factory=_utc_now, validation_alias=AliasChoices("created", "created_at", "time")
     )
-    data: DataT = Field(default_factory=dict)  # type: ignore[assignment]
+    # Validated even when defaulted, so a typed class whose model requires fields cannot be
+    # built without data (and then reach handlers typed for that model).
+    data: DataT = Field(default_factory=dict, validate_default=True)
     source: str | None = None
     parent_id: str | None = Field(default_factory=_parent_id)
 

@@ -96,20 +96,21 @@ class EventValidationError(EventBusError, ValueError):
 
 
 class EventClassConflictError(EventBusError, TypeError):
-    """An event class is registered for a type that a family class covers without subclassing it.
+    """An event class would take over types whose handlers expect another class it does not
+    subclass: a family covering it, or a class already subscribed to for the same type.
 
     :ivar event_class: the class being registered
-    :ivar family_class: the family class it must subclass
+    :ivar family_class: the class it must subclass
     """
 
     def __init__(self, event_class: type, family_class: type, event_type: str) -> None:
         self.event_class = event_class
         self.family_class = family_class
         super().__init__(
-            f"{event_class.__qualname__} is registered for {event_type!r}, which the family "
-            f"class {family_class.__qualname__} also covers; make {event_class.__qualname__} "
-            f"subclass {family_class.__qualname__} so family handlers still receive what they "
-            "asked for"
+            f"{event_class.__qualname__} is registered for {event_type!r}, which "
+            f"{family_class.__qualname__} also stands for; make {event_class.__qualname__} "
+            f"subclass {family_class.__qualname__} so handlers that asked for "
+            f"{family_class.__qualname__} still receive instances of it"
         )
 
 

@@ -56,7 +56,8 @@ def parse_event(raw: RawEvent, class_for: Any) -> Event[Any]:
     ``class_for`` maps a type to its registered class or ``None``. JSON is parsed by
     pydantic's own parser, straight from bytes.
 
-    :raises MalformedEventError: not JSON, not an object, or no valid ``type``
+    :raises MalformedEventError: not JSON, not an object, no valid ``type``, or (for a type
+        no class is registered for) an envelope field of the wrong kind, such as ``created``
     :raises EventValidationError: the fields do not fit the class registered for the type
     """
     fields = _decode(raw)
@@ -64,11 +65,22 @@ def parse_event(raw: RawEvent, class_for: Any) -> Event[Any]:
     if event_type is None:
         raise MalformedEventError(fields, "it has no 'type' field")
     try:
-        validate_event_type(event_type)
+        event_type = validate_event_type(event_type)
     except InvalidEventTypeError as exc:
         raise MalformedEventError(fields, f"its 'type' is invalid ({exc})") from None
-    cls: EventClass = class_for(event_type) or Event
-    return _validated(cls, event_type, fields)
+    cls = class_for(event_type)
+    if cls is not None:
+        return _validated(cls, event_type, fields)
+    try:
+        return Event.model_validate(fields)
+    except ValidationError as exc:
+        raise MalformedEventError(fields, f"its envelope is invalid ({_describe(exc)})") from None
+
+
+def _describe(exc: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(part) for part in err['loc'])}: {err['msg']}" for err in exc.errors()
+    )
 
 
 def _decode(raw: RawEvent) -> Mapping[str, Any]:

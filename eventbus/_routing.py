@@ -14,8 +14,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ._dispatch import Route
-from ._exceptions import DuplicateHandlerNameError
-from ._registry import EventClass, Registry
+from ._exceptions import DuplicateHandlerNameError, EventClassConflictError
+from ._registry import EventClass, Registry, declared_types
 from ._subscription import Handler, Subscription, handler_qualname, is_async_callable, reference
 
 if TYPE_CHECKING:
@@ -62,7 +62,7 @@ class RoutingTable:
         bus = self._bus_ref()
         with self.lock:
             if event_class is not None:
-                self.registry.register(event_class)
+                self._register(event_class)
             self._seq += 1
             sub = Subscription(
                 pattern=pattern,
@@ -133,8 +133,24 @@ class RoutingTable:
     def register(self, event_class: EventClass) -> None:
         """Register a typed class; routes are recomputed since their class may change."""
         with self.lock:
-            self.registry.register(event_class)
+            self._register(event_class)
             self.routes.clear()
+
+    def _register(self, event_class: EventClass) -> None:
+        """Register, refusing to hand handlers subscribed by class anything but that class.
+
+        :raises EventClassConflictError: a live subscription's class stands for one of the
+            same types and ``event_class`` does not subclass it
+        """
+        declared = set(declared_types(event_class))
+        for sub in self._live:
+            subscribed = sub.event_class
+            if subscribed is None or issubclass(event_class, subscribed):
+                continue
+            shared = declared.intersection(declared_types(subscribed))
+            if shared:
+                raise EventClassConflictError(event_class, subscribed, min(shared))
+        self.registry.register(event_class)
 
     def claim(self, sub: Subscription) -> Handler | None:
         """The handler to call for ``sub`` now, or ``None`` if it ended or was collected.

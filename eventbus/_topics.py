@@ -26,10 +26,13 @@ _MAX_VALID_TYPES = 4096
 
 
 def validate_event_type(event_type: object) -> str:
-    """Return ``event_type`` unchanged if it is a valid type, else raise naming the bad part.
+    """Return ``event_type`` as a plain ``str`` if it is a valid type, else raise naming the
+    bad part. ``str`` subclasses such as ``StrEnum`` members become their plain value.
 
     :raises InvalidEventTypeError: a ``ValueError`` naming the offending segment
     """
+    if type(event_type) is not str and isinstance(event_type, str):
+        event_type = str.__str__(event_type)
     if type(event_type) is str and (
         event_type in _valid_types or _VALID_TYPE.fullmatch(event_type)
     ):

@@ -8,6 +8,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+import anyio
 import pytest
 
 from eventbus import (
@@ -849,3 +850,15 @@ def test_buses_are_independent() -> None:
     first.subscribe(rec.handler("first"))
     assert second.publish("invoice.paid").handled == 0
     assert rec.calls == []
+
+
+def test_contract_methods_take_their_arguments_by_name(bus: EventBus) -> None:
+    """subscribe, publish, publish_async, unsubscribe and on accept the issue's names."""
+    got: list[Any] = []
+    sub = bus.subscribe(pattern="a.b", handler=got.append)
+    bus.on(pattern="a.*")(got.append)
+    result = bus.publish(event_or_type="a.b", data={"x": 1})
+    assert result.handled == 2
+    assert anyio.run(lambda: bus.publish_async(event_or_type="a.b", data={"x": 2})).handled == 2
+    bus.unsubscribe(subscription=sub)
+    assert bus.publish("a.b").handled == 1

@@ -281,3 +281,58 @@ def test_parse_invalid_data_for_known_type(bus: EventBus) -> None:
     bus.register(InvoicePaid)
     with pytest.raises(EventValidationError, match="amount_paid"):
         bus.parse(b'{"type": "invoice.paid", "data": {"object": {"id": "in_1"}}}')
+
+
+def test_unrelated_class_cannot_take_over_a_subscribed_type(bus: EventBus) -> None:
+    """A second, unrelated class for a type someone subscribed to by class is refused."""
+
+    class Other(Event[dict[str, Any]]):
+        type: Literal["invoice.paid"] = "invoice.paid"
+
+    got: list[Any] = []
+    bus.subscribe(InvoicePaid, got.append)
+    with pytest.raises(EventClassConflictError, match=r"Other.*InvoicePaid"):
+        bus.subscribe(Other, got.append)
+    with pytest.raises(EventClassConflictError):
+        bus.register(Other)
+    bus.publish("invoice.paid", INVOICE)
+    assert [type(event) for event in got] == [InvoicePaid]
+
+
+def test_subclass_may_take_over_a_subscribed_type(bus: EventBus) -> None:
+    """A subclass of the subscribed class may replace it: handlers still get what they asked."""
+
+    class Richer(InvoicePaid):
+        pass
+
+    got: list[Any] = []
+    bus.subscribe(InvoicePaid, got.append)
+    bus.register(Richer)
+    bus.publish("invoice.paid", INVOICE)
+    assert [type(event) for event in got] == [Richer]
+
+
+def test_typed_instance_cannot_be_built_without_required_data() -> None:
+    """Building a typed class with no data validates the empty payload, as publishing does."""
+    with pytest.raises(ValueError, match=r"data\.object"):
+        InvoicePaid()
+
+
+def test_publish_accepts_str_enum_types(bus: EventBus) -> None:
+    """A StrEnum member publishes and subscribes as its value."""
+    from enum import StrEnum
+
+    class Types(StrEnum):
+        PAID = "invoice.paid"
+
+    got: list[str] = []
+    bus.subscribe(Types.PAID, lambda event: got.append(event.type))
+    result = bus.publish(Types.PAID, INVOICE)
+    assert got == ["invoice.paid"]
+    assert type(result.event.type) is str
+
+
+def test_parse_unknown_type_with_bad_envelope_is_malformed(bus: EventBus) -> None:
+    """An unregistered type whose envelope fields are wrong is malformed (400), not 422."""
+    with pytest.raises(MalformedEventError, match=r"created"):
+        bus.parse(b'{"type": "never.registered", "created": "not a date"}')

@@ -258,10 +258,9 @@ async def test_missing_signature_header_is_401(bus: EventBus) -> None:
     ],
 )
 async def test_bad_body_is_400_naming_the_problem(bus: EventBus, body: bytes, error: str) -> None:
-    """Not JSON, not an object, no or bad type or id: 400 with the reason."""
+    """Not JSON, not an object, no or bad type or id, a bad envelope: 400 with the reason."""
     response = await deliver(WebhookReceiver(bus, SCHEME), body)
-    expected = 422 if "created" in error else 400
-    assert response.status == expected, response.body
+    assert response.status == 400, response.body
     assert error in response.body["error"]
 
 
@@ -640,3 +639,19 @@ def test_handle_answers_500_when_the_adapter_breaks(
     response = receiver.handle(body_of(), signed(body_of()))
     assert_outcome(response, 500, "failed")
     assert any(record.exc_info for record in caplog.records)
+
+
+async def test_custom_scheme_raising_signature_error_is_401(bus: EventBus) -> None:
+    """A scheme of one's own raises SignatureError(reason) and the sender gets 401 with it."""
+
+    class SharedToken:
+        def verify(self, body: bytes, headers: Mapping[str, str], **request: str) -> None:
+            if headers.get("x-token") != "let-me-in":
+                raise SignatureError("no matching signature: wrong x-token")
+
+    receiver = WebhookReceiver(bus, SharedToken())
+    refused = await receiver.handle_async(body_of(), {**JSON, "x-token": "nope"})
+    assert_outcome(refused, 401, "rejected")
+    assert "wrong x-token" in refused.body["error"]
+    accepted = await receiver.handle_async(body_of(), {**JSON, "x-token": "let-me-in"})
+    assert_outcome(accepted, 200, "handled")

@@ -137,7 +137,8 @@ class BlockletComponentSignature:
         version = get_header(headers, "x-component-sig-version")
         if version not in (None, "1"):
             raise SignatureError(
-                _NAME, f"malformed header 'x-component-sig-version': {version!r}, expected '1'"
+                scheme=_NAME,
+                reason=f"malformed header 'x-component-sig-version': {version!r}, expected '1'",
             )
         parsed = _parse_body(body)
         check_freshness(iat, self.tolerance, "x-component-sig-iat", _NAME)
@@ -146,8 +147,8 @@ class BlockletComponentSignature:
             if self._matches(signature, hashlib.sha3_256(text).digest()):
                 return
         raise SignatureError(
-            _NAME,
-            f"no matching signature for {method.upper()} {path} under any of the "
+            scheme=_NAME,
+            reason=f"no matching signature for {method.upper()} {path} under any of the "
             f"{len(self._keys)} key(s); check the app public key, and that the path given "
             "is the full path the sender requested (mount prefix included)",
         )
@@ -206,7 +207,8 @@ def _signature(value: str) -> bytes:
         raw = b""
     if len(raw) != 64:
         raise SignatureError(
-            _NAME, "malformed header 'x-component-sig': expected '0x' + 128 hex digits"
+            scheme=_NAME,
+            reason="malformed header 'x-component-sig': expected '0x' + 128 hex digits",
         )
     return raw
 
@@ -218,8 +220,8 @@ def _parse_body(body: bytes) -> Any:
         return json.loads(body)
     except ValueError:
         raise SignatureError(
-            _NAME,
-            "the body is not JSON, and this scheme signs the parsed JSON body; "
+            scheme=_NAME,
+            reason="the body is not JSON, and this scheme signs the parsed JSON body; "
             "send Content-Type: application/json with a JSON body",
         ) from None
 

@@ -25,11 +25,14 @@ class SignatureError(WebhookError, ValueError):
     ``no matching signature``, ``too old`` or ``too new`` (the last two show the header's time
     and the receiver's).
 
+    A scheme of your own raises it with the reason alone, ``SignatureError("no matching
+    signature")``; the receiver answers 401 with that reason.
+
     :ivar reason: the message without the scheme's name
-    :ivar scheme: the name of the scheme that refused the delivery
+    :ivar scheme: the name of the scheme that refused the delivery, when given
     """
 
-    def __init__(self, scheme: str, reason: str) -> None:
+    def __init__(self, reason: str, *, scheme: str | None = None) -> None:
         self.scheme = scheme
         self.reason = reason
-        super().__init__(f"{scheme}: {reason}")
+        super().__init__(reason if scheme is None else f"{scheme}: {reason}")

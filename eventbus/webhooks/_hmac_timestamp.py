@@ -72,8 +72,8 @@ class HmacTimestampSignature:
                 check_freshness(int(stamp), self.tolerance, f"{self.header} t=", _NAME)
                 return
         raise SignatureError(
-            _NAME,
-            f"no matching signature: none of the {len(given)} v1 signature(s) in "
+            scheme=_NAME,
+            reason=f"no matching signature: none of the {len(given)} v1 signature(s) in "
             f"{self.header!r} matches the body under any of the {len(self._keys)} secret(s); "
             "check the secret (used verbatim, 'whsec_' included), and that the body is passed "
             "on as the raw bytes received (not parsed and re-serialised)",
@@ -86,7 +86,8 @@ class HmacTimestampSignature:
             name, equals, content = item.strip().partition("=")
             if not equals:
                 raise SignatureError(
-                    _NAME, f"malformed header {self.header!r}: {item[:20]!r} is not 'key=value'"
+                    scheme=_NAME,
+                    reason=f"malformed header {self.header!r}: {item[:20]!r} is not 'key=value'",
                 )
             if name == "t":
                 stamp = str(parse_unix_time(content, self.header + " t=", _NAME))
@@ -94,7 +95,9 @@ class HmacTimestampSignature:
                 given.append(content.strip().lower().encode("utf-8", "surrogatepass"))
         if stamp is None or not given:
             missing = "'t=<unix seconds>'" if stamp is None else "a 'v1=<hex>' signature"
-            raise SignatureError(_NAME, f"malformed header {self.header!r}: no {missing}")
+            raise SignatureError(
+                scheme=_NAME, reason=f"malformed header {self.header!r}: no {missing}"
+            )
         return stamp, given
 
     def sign(self, body: bytes, /, *, timestamp: int | None = None) -> dict[str, str]:

@@ -63,7 +63,9 @@ def require_header(headers: Mapping[str, str], name: str, scheme: str) -> str:
     """The value of header ``name``; a missing or empty one raises :class:`SignatureError`."""
     value = get_header(headers, name)
     if not value:
-        raise SignatureError(scheme, f"missing header {name!r}; is the sender using {scheme}?")
+        raise SignatureError(
+            scheme=scheme, reason=f"missing header {name!r}; is the sender using {scheme}?"
+        )
     return value
 
 
@@ -74,7 +76,8 @@ def parse_unix_time(value: str, header: str, scheme: str) -> int:
     digits = text.removeprefix("-")
     if not (digits.isascii() and digits.isdigit() and len(digits) <= 11):
         raise SignatureError(
-            scheme, f"malformed header {header!r}: expected integer unix seconds, got {value!r}"
+            scheme=scheme,
+            reason=f"malformed header {header!r}: expected integer unix seconds, got {value!r}",
         )
     return int(text)
 
@@ -99,10 +102,10 @@ def check_freshness(sent: int, tolerance: float | None, header: str, scheme: str
     else:
         return
     raise SignatureError(
-        scheme,
-        f"{header} {_show(sent)} is {age}: the receiver's clock says {_show(now)}, more than "
-        f"the tolerance of {tolerance:g} s apart; check both clocks (NTP), or for replays "
-        "raise the scheme's tolerance (None disables the check)",
+        scheme=scheme,
+        reason=f"{header} {_show(sent)} is {age}: the receiver's clock says {_show(now)}, "
+        f"more than the tolerance of {tolerance:g} s apart; check both clocks (NTP), or for "
+        "replays raise the scheme's tolerance (None disables the check)",
     )
 
 

@@ -83,8 +83,8 @@ class StandardWebhooks:
             if any(hmac.compare_digest(expected, candidate) for candidate in given):
                 return msg_id
         raise SignatureError(
-            _NAME,
-            f"no matching signature: none of the {len(given)} v1 signature(s) in "
+            scheme=_NAME,
+            reason=f"no matching signature: none of the {len(given)} v1 signature(s) in "
             f"'webhook-signature' matches the body under any of the {len(self._keys)} "
             "secret(s); check the secret, and that the body is passed on as the raw bytes "
             "received (not parsed and re-serialised)",
@@ -122,8 +122,8 @@ def _signatures(header: str) -> list[bytes]:
         version, comma, encoded = entry.partition(",")
         if not comma:
             raise SignatureError(
-                _NAME,
-                f"malformed header 'webhook-signature': entry {entry[:20]!r} is not "
+                scheme=_NAME,
+                reason=f"malformed header 'webhook-signature': entry {entry[:20]!r} is not "
                 "'<version>,<base64>'",
             )
         if version != "v1":
@@ -132,10 +132,12 @@ def _signatures(header: str) -> list[bytes]:
             found.append(base64.b64decode(encoded, validate=True))
         except ValueError:  # binascii.Error, or non-ASCII text
             raise SignatureError(
-                _NAME, f"malformed header 'webhook-signature': {encoded[:20]!r} is not base64"
+                scheme=_NAME,
+                reason=f"malformed header 'webhook-signature': {encoded[:20]!r} is not base64",
             ) from None
     if not found:
         raise SignatureError(
-            _NAME, "malformed header 'webhook-signature': it holds no 'v1,<base64>' signature"
+            scheme=_NAME,
+            reason="malformed header 'webhook-signature': it holds no 'v1,<base64>' signature",
         )
     return found
