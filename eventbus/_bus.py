@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
-from typing import Any, Literal, TypeVar, overload
+from typing import Any, Literal, Protocol, TypeVar, overload
 
 import anyio
 import anyio.from_thread
@@ -30,7 +30,17 @@ from ._waiting import wait_for_event
 F = TypeVar("F", bound=Callable[..., Any])
 E = TypeVar("E", bound=Event[Any])
 Pattern = str | EventClass
-Observer = Callable[[PublishResult], None]
+
+
+class Observer(Protocol):
+    """Watches every publish on a bus (what :func:`eventbus.testing.capture` builds on)."""
+
+    def published(self, event: Event[Any]) -> None:
+        """An event is about to be delivered (built and validated already)."""
+
+    def finished(self, result: PublishResult) -> None:
+        """A publish finished, every handler having run."""
+
 
 ALL = "**"
 _set_current = current_event.set
@@ -323,7 +333,7 @@ class EventBus:
                 route = self._routes[event_or_type.type]  # type: ignore[union-attr]
             except (KeyError, AttributeError):
                 route = None  # first publish of this type, or not an Event: the general path
-            if route is not None and route.direct is not None:
+            if route is not None and route.direct is not None and not self._observers:
                 event: Event[Any] = event_or_type  # type: ignore[assignment]
                 failures: list[HandlerFailure] = []
                 token = _set_current(event)
@@ -336,10 +346,12 @@ class EventBus:
                 finally:
                     _reset_current(token)
                 result = PublishResult(event, route.subscriptions, failures)
-                if failures or self._observers:
+                if failures:
                     return self._finish(result, raise_errors)
                 return result
         event, route = self._prepare(event_or_type, data)
+        for observer in self._observers:
+            observer.published(event)
         if route.fast is not None and not skip:
             result = deliver_fast(event, route)
         elif route.async_names:
@@ -350,8 +362,8 @@ class EventBus:
 
     def _finish(self, result: PublishResult, raise_errors: bool | None) -> PublishResult:
         """Tell observers (test helpers) and raise if asked to and a handler failed."""
-        if self._observers:
-            self._notify(result)
+        for observer in self._observers:
+            observer.finished(result)
         if result.errors and (self.raise_errors if raise_errors is None else raise_errors):
             result.raise_for_errors()
         return result
@@ -398,6 +410,8 @@ class EventBus:
         :raises EventValidationError: as for :meth:`publish`
         """
         event, route = self._prepare(event_or_type, data)
+        for observer in self._observers:
+            observer.published(event)
         if route.fast is not None and not skip and self.sync_handlers == "inline":
             result = deliver_fast(event, route)
         elif route.solo is not None and not skip:
@@ -442,7 +456,8 @@ class EventBus:
         return await wait_for_event(self, pattern, timeout=timeout, where=where)
 
     def _observe(self, observer: Observer) -> Callable[[], None]:
-        """Call ``observer`` with every publish's result; return a function that stops it."""
+        """Tell ``observer`` of every publish as it starts and as it finishes; return a
+        function that stops it."""
         with self._table.lock:
             self._observers = (*self._observers, observer)
 
@@ -451,10 +466,6 @@ class EventBus:
                 self._observers = tuple(o for o in self._observers if o is not observer)
 
         return stop
-
-    def _notify(self, result: PublishResult) -> None:
-        for observer in self._observers:
-            observer(result)
 
     def __repr__(self) -> str:
         return f"<EventBus subscriptions={len(self._table.live())}>"

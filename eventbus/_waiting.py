@@ -34,18 +34,27 @@ async def wait_for_event(
     loop_thread = threading.get_ident()
     token = anyio.lowlevel.current_token()
 
+    closed = False
+
     def catch(event: Event[Any]) -> None:
-        if found or (where is not None and not where(event)):
+        # A publish already under way in another thread may call this after the wait ended.
+        if closed or found or (where is not None and not where(event)):
             return
         found.append(event)
         if threading.get_ident() == loop_thread:
             arrived.set()
-        else:
+            return
+        try:
             anyio.from_thread.run_sync(arrived.set, token=token)
+        except anyio.RunFinishedError:
+            pass  # the waiting loop is gone: nobody is left to wake
 
     with bus.subscribe(pattern, catch):
-        with anyio.move_on_after(timeout):
-            await arrived.wait()
+        try:
+            with anyio.move_on_after(timeout):
+                await arrived.wait()
+        finally:
+            closed = True
     if not found:
         raise TimeoutError(f"no event matching {pattern!r} was published within {timeout} s")
     return found[0]

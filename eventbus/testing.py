@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -20,24 +20,29 @@ __all__ = ["Captured", "capture"]
 
 
 class Captured:
-    """What :func:`capture` recorded, in the order the publishes completed.
+    """What :func:`capture` recorded.
 
-    A publish made inside a handler completes, and is recorded, before the publish whose
-    handler made it.
-
-    :ivar events: every event published whose type matched the pattern
-    :ivar results: the :class:`PublishResult` of each of those publishes
+    :ivar events: every event published whose type matched the pattern, in the order the
+        publishes started (an event a handler publishes comes after the one it handles)
+    :ivar results: the :class:`PublishResult` of each of those publishes, in the order they
+        finished (a publish made inside a handler finishes first)
     """
 
-    def __init__(self) -> None:
+    def __init__(self, match: Callable[[str], bool]) -> None:
         self.events: list[Event[Any]] = []
         self.results: list[PublishResult] = []
+        self._match = match
         self._lock = threading.Lock()
 
-    def _record(self, result: PublishResult) -> None:
-        with self._lock:
-            self.events.append(result.event)
-            self.results.append(result)
+    def published(self, event: Event[Any]) -> None:
+        if self._match(event.type):
+            with self._lock:
+                self.events.append(event)
+
+    def finished(self, result: PublishResult) -> None:
+        if self._match(result.event.type):
+            with self._lock:
+                self.results.append(result)
 
     @property
     def types(self) -> list[str]:
@@ -59,18 +64,14 @@ def capture(bus: EventBus, pattern: str = ALL) -> Iterator[Captured]:
             bus.publish("invoice.paid")
         assert captured.types == ["invoice.paid"]
 
-    A publish that raised (``raise_errors=True``) is recorded before it raises.
+    A publish that raised (``raise_errors=True``) is recorded before it raises; one still
+    running in another task when the block ends has its event but not its result. Data that
+    fails validation publishes nothing, so it is not recorded.
 
     :raises InvalidPatternError: the pattern is malformed
     """
-    match = compile_pattern(pattern)
-    captured = Captured()
-
-    def observe(result: PublishResult) -> None:
-        if match(result.event.type):
-            captured._record(result)
-
-    stop = bus._observe(observe)
+    captured = Captured(compile_pattern(pattern))
+    stop = bus._observe(captured)
     try:
         yield captured
     finally:

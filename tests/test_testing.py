@@ -136,3 +136,56 @@ async def test_wait_for_times_out(bus: EventBus) -> None:
     with pytest.raises(TimeoutError, match="no event matching 'never'"):
         await bus.wait_for("never", timeout=0.01)
     assert bus.subscriptions == ()
+
+
+def test_capture_orders_events_by_publish_and_results_by_completion(bus: EventBus) -> None:
+    """A publish made inside a handler comes after its trigger in events, before it in results."""
+    bus.subscribe("outer", lambda event: bus.publish("inner"))
+    with capture(bus) as captured:
+        bus.publish("outer")
+    assert captured.types == ["outer", "inner"]
+    assert [result.event.type for result in captured.results] == ["inner", "outer"]
+
+
+def test_capture_skips_publishes_that_failed_validation(bus: EventBus) -> None:
+    """Data rejected by its typed model publishes nothing, so capture records nothing."""
+
+    class Strict(Event[dict[str, int]]):
+        type: Literal["strict"] = "strict"
+
+    bus.register(Strict)
+    with capture(bus) as captured, pytest.raises(ValueError, match="strict"):
+        bus.publish("strict", {"n": "not a number"})
+    assert captured.events == []
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_wait_for_that_ended_leaves_a_late_publish_clean(bus: EventBus, backend: str) -> None:
+    """A publish in another thread reaching wait_for's catcher after the waiting loop ended
+    records no failure."""
+    gate = threading.Event()
+    reached = threading.Event()
+    results: list[Any] = []
+
+    def hold(event: Event[Any]) -> None:
+        reached.set()
+        gate.wait(5)
+
+    bus.subscribe("x", hold, priority=10)
+    thread = threading.Thread(target=lambda: results.append(bus.publish("x")))
+
+    async def main() -> None:
+        async def waiter() -> None:
+            with pytest.raises(TimeoutError):
+                await bus.wait_for("x", timeout=0.05)
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(waiter)
+            await anyio.wait_all_tasks_blocked()
+            thread.start()
+            await anyio.to_thread.run_sync(reached.wait, 5)
+
+    anyio.run(main, backend=backend)  # the waiting loop has finished here
+    gate.set()
+    thread.join(5)
+    assert results[0].errors == []
