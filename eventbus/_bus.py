@@ -154,6 +154,8 @@ class EventBus:
             handler, pattern = pattern, ALL  # type: ignore[assignment]
         if not callable(handler):
             raise TypeError(f"handler must be callable, got {handler!r}")
+        if not isinstance(priority, int):
+            raise TypeError(f"priority must be an int (higher runs first), got {priority!r}")
         options: dict[str, Any] = {"priority": priority, "once": once, "weak": weak, "name": name}
         if isinstance(pattern, type):
             return self._subscribe_class(pattern, handler, options)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -28,26 +29,30 @@ async def wait_for_event(
     The event may be published from this task's loop or from any other thread.
 
     :raises TimeoutError: none arrived within ``timeout`` seconds
+    :raises Exception: whatever ``where`` raised (the publish itself is not affected)
     """
     arrived = anyio.Event()
     found: list[Event[Any]] = []
+    problems: list[Exception] = []
     loop_thread = threading.get_ident()
     token = anyio.lowlevel.current_token()
-
     closed = False
 
     def catch(event: Event[Any]) -> None:
         # A publish already under way in another thread may call this after the wait ended.
-        if closed or found or (where is not None and not where(event)):
+        if closed or found or problems:
             return
-        found.append(event)
+        try:
+            if where is not None and not where(event):
+                return
+            found.append(event)
+        except Exception as exc:  # the predicate's bug belongs to the waiter, not the publisher
+            problems.append(exc)
         if threading.get_ident() == loop_thread:
             arrived.set()
             return
-        try:
+        with contextlib.suppress(anyio.RunFinishedError):  # the waiting loop is gone
             anyio.from_thread.run_sync(arrived.set, token=token)
-        except anyio.RunFinishedError:
-            pass  # the waiting loop is gone: nobody is left to wake
 
     with bus.subscribe(pattern, catch):
         try:
@@ -55,6 +60,8 @@ async def wait_for_event(
                 await arrived.wait()
         finally:
             closed = True
+    if problems:
+        raise problems[0]
     if not found:
         raise TimeoutError(f"no event matching {pattern!r} was published within {timeout} s")
     return found[0]

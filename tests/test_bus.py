@@ -862,3 +862,10 @@ def test_contract_methods_take_their_arguments_by_name(bus: EventBus) -> None:
     assert anyio.run(lambda: bus.publish_async(event_or_type="a.b", data={"x": 2})).handled == 2
     bus.unsubscribe(subscription=sub)
     assert bus.publish("a.b").handled == 1
+
+
+def test_priority_must_be_an_int(bus: EventBus) -> None:
+    """A non-integer priority is refused at subscribe, not at the next publish."""
+    with pytest.raises(TypeError, match="priority must be an int"):
+        bus.subscribe("a", lambda event: None, priority="high")  # type: ignore[arg-type]
+    assert bus.publish("a").ok

@@ -73,3 +73,21 @@ def test_event_ids_are_payment_kit_style_and_unique() -> None:
     ids = {new_event_id() for _ in range(1000)}
     assert len(ids) == 1000
     assert all(i.startswith("evt_") and len(i) == 28 and i[4:].isalnum() for i in ids)
+
+
+@pytest.mark.parametrize(
+    "event_type",
+    [
+        pytest.param("customer.subscription.past_due", id="subscription-family"),
+        pytest.param("payment_intent.canceled", id="payment-intent-family"),
+        pytest.param("checkout.session.expired", id="checkout-family"),
+    ],
+)
+def test_family_members_get_their_family_sample(event_type: str) -> None:
+    """A type only a Payment Kit family covers gets that family's entity and validates."""
+    bus = EventBus()
+    paymentkit.register(bus)
+    assert has_sample(event_type)
+    event = bus.parse(sample_event(event_type, event_id="evt_1"))
+    assert event.type == event_type
+    assert event.data.object.id

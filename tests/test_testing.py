@@ -189,3 +189,23 @@ def test_wait_for_that_ended_leaves_a_late_publish_clean(bus: EventBus, backend:
     gate.set()
     thread.join(5)
     assert results[0].errors == []
+
+
+@pytest.mark.anyio
+async def test_wait_for_predicate_error_reaches_the_waiter(bus: EventBus) -> None:
+    """A predicate that raises fails wait_for, not the publish that triggered it."""
+
+    def broken(event: Event[Any]) -> bool:
+        raise KeyError("missing")
+
+    results: list[Any] = []
+
+    async def waiter() -> None:
+        with pytest.raises(KeyError, match="missing"):
+            await bus.wait_for("o.*", where=broken)
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(waiter)
+        await anyio.wait_all_tasks_blocked()
+        results.append(bus.publish("o.placed"))
+    assert results[0].ok

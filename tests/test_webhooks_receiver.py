@@ -655,3 +655,25 @@ async def test_custom_scheme_raising_signature_error_is_401(bus: EventBus) -> No
     assert "wrong x-token" in refused.body["error"]
     accepted = await receiver.handle_async(body_of(), {**JSON, "x-token": "let-me-in"})
     assert_outcome(accepted, 200, "handled")
+
+
+def test_scheme_class_instead_of_instance_is_refused(bus: EventBus) -> None:
+    """Passing the scheme class, not an instance, fails at construction."""
+    with pytest.raises(TypeError, match="StandardWebhooks\\(secret\\)"):
+        WebhookReceiver(bus, StandardWebhooks)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "message"),
+    [
+        pytest.param("{}", dict(JSON), "raw request bytes", id="str-body"),
+        pytest.param(b"{}", [("content-type", "application/json")], "mapping", id="pairs"),
+    ],
+)
+def test_calling_mistakes_raise_type_error(
+    bus: EventBus, body: Any, headers: Any, message: str
+) -> None:
+    """A decoded body or headers as pairs is the caller's bug: TypeError, not a 500 forever."""
+    receiver = WebhookReceiver(bus, SCHEME)
+    with pytest.raises(TypeError, match=message):
+        receiver.handle(body, headers)

@@ -201,9 +201,26 @@ SAMPLES: dict[str, Callable[[], Sample]] = {
 }
 
 
+#: Types the documents do not name but a Payment Kit family covers (``customer.subscription.*``
+#: and so on) get their family's entity, so the listener's typed validation accepts them.
+FAMILY_SAMPLES: dict[str, Callable[[], Sample]] = {
+    "checkout.session": _checkout_session,
+    "customer.subscription": functools.partial(_subscription, "active"),
+    "payment_intent": functools.partial(_payment_intent, "processing"),
+    "invoice": _invoice,
+    "refund": _refund,
+}
+
+
+def _maker(event_type: str) -> Callable[[], Sample] | None:
+    family, _, member = event_type.rpartition(".")
+    return SAMPLES.get(event_type) or (FAMILY_SAMPLES.get(family) if member else None)
+
+
 def has_sample(event_type: str) -> bool:
-    """Whether ``event_type`` has a realistic sample (otherwise a minimal event is sent)."""
-    return event_type in SAMPLES
+    """Whether ``event_type`` has a realistic sample, its own or its family's (otherwise a
+    minimal event is sent)."""
+    return _maker(event_type) is not None
 
 
 def new_event_id() -> str:
@@ -219,7 +236,7 @@ def sample_event(
     :param overrides: merged over ``data.object`` key by key (shallow), so a few fields can be
         changed while the rest of the sample stays realistic
     """
-    make = SAMPLES.get(event_type)
+    make = _maker(event_type)
     obj: Sample = make() if make is not None else {}
     obj.update(overrides or {})
     data: Sample = {"object": obj}

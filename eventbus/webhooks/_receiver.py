@@ -69,7 +69,7 @@ class WebhookReceiver:
         enabled_events: str | Iterable[str] | None = None,
         max_body_bytes: int = 1_048_576,
     ) -> None:
-        if not callable(getattr(scheme, "verify", None)):
+        if isinstance(scheme, type) or not callable(getattr(scheme, "verify", None)):
             raise TypeError(
                 f"scheme must be a signature scheme such as StandardWebhooks(secret), not "
                 f"{scheme!r}; to accept unsigned deliveries in development pass Unverified()"
@@ -97,7 +97,9 @@ class WebhookReceiver:
         path: str = "/",
         query: str = "",
     ) -> WebhookResponse:
-        """Handle one delivery and return the answer for the sender; never raises.
+        """Handle one delivery and return the answer for the sender.
+
+        Nothing a sender sends makes this raise: every problem becomes a response.
 
         :param body: the raw request body, exactly as received
         :param headers: the request headers (names looked up case-insensitively); a
@@ -105,7 +107,10 @@ class WebhookReceiver:
         :param method: the request method
         :param path: the full path the sender requested, mount prefix included
         :param query: the raw query string, without ``?``
+        :raises TypeError: the calling code passed a body that is not bytes, or headers
+            that are not a mapping
         """
+        _check_call(body, headers)
         try:
             accepted = self._accept(bytes(body), _plain(headers), method, path, query)
             if isinstance(accepted, WebhookResponse):
@@ -133,12 +138,14 @@ class WebhookReceiver:
 
         :raises RuntimeError: called inside a running event loop; await
             :meth:`handle_async` there
+        :raises TypeError: as for :meth:`handle_async`
         """
         if in_event_loop():
             raise RuntimeError(
                 "WebhookReceiver.handle() was called inside a running event loop; "
                 "use 'await receiver.handle_async(...)' there"
             )
+        _check_call(body, headers)
         try:
             accepted = self._accept(bytes(body), _plain(headers), method, path, query)
             if isinstance(accepted, WebhookResponse):
@@ -269,6 +276,25 @@ class WebhookReceiver:
 
     def __repr__(self) -> str:
         return f"WebhookReceiver({self.bus!r}, {self.scheme!r}, idempotency={self.idempotency!r})"
+
+
+def _check_call(body: object, headers: object) -> None:
+    """Refuse mistakes in the calling code itself, which no retry by the sender could fix.
+
+    :raises TypeError: the body is not bytes (a decoded ``str`` cannot be verified), or the
+        headers are not a mapping
+    """
+    if not isinstance(body, bytes | bytearray | memoryview):
+        raise TypeError(
+            f"body must be the raw request bytes, not {type(body).__name__}; pass "
+            "request.get_data() in Flask, request.body in Django, await request.body() in "
+            "Starlette (signatures cover the exact bytes, so never a decoded or parsed body)"
+        )
+    if not callable(getattr(headers, "items", None)):
+        raise TypeError(
+            f"headers must be a mapping of names to values (or Flask's request.headers), "
+            f"not {type(headers).__name__}"
+        )
 
 
 def _refusal(claim: Claim) -> WebhookResponse | None:
