@@ -354,7 +354,7 @@ def test_hmac_tolerance_bounds_past_and_future(offset: int, word: str) -> None:
     [
         pytest.param(None, "missing header 'Stripe-Signature'", id="missing"),
         pytest.param("v1=abc", "no 't=<unix seconds>'", id="no-t"),
-        pytest.param("t=1740000000", "no a 'v1=<hex>'|no a 'v1", id="no-v1"),
+        pytest.param("t=1740000000", "no 'v1=<hex>' signature", id="no-v1"),
         pytest.param("t=soon,v1=ab", "malformed header", id="t-not-integer"),
         pytest.param("t=1740000000;v1=ab", "malformed header", id="not-key-value"),
         pytest.param("t=1740000000,v1=\u00e9", "no matching signature", id="non-ascii-v1"),

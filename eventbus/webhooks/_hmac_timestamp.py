@@ -90,13 +90,13 @@ class HmacTimestampSignature:
                     reason=f"malformed header {self.header!r}: {item[:20]!r} is not 'key=value'",
                 )
             if name == "t":
-                stamp = str(parse_unix_time(content, self.header + " t=", _NAME))
+                stamp = str(parse_unix_time(content, f"{self.header} (its t= part)", _NAME))
             elif name == "v1":
                 given.append(content.strip().lower().encode("utf-8", "surrogatepass"))
         if stamp is None or not given:
-            missing = "'t=<unix seconds>'" if stamp is None else "a 'v1=<hex>' signature"
+            missing = "no 't=<unix seconds>' part" if stamp is None else "no 'v1=<hex>' signature"
             raise SignatureError(
-                scheme=_NAME, reason=f"malformed header {self.header!r}: no {missing}"
+                scheme=_NAME, reason=f"malformed header {self.header!r}: {missing}"
             )
         return stamp, given
 
