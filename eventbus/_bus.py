@@ -328,29 +328,36 @@ class EventBus:
         :raises EventValidationError: the data does not fit the registered class; nothing
             was delivered
         """
-        # The common case, a built event to plain sync handlers, is spelled out inline:
-        # every call saved here is paid on each publish.
-        if data is None and not skip and type(event_or_type) is not str:
+        # The common cases, a built event or a type with data going to plain sync handlers
+        # of an untyped route, are spelled out inline: every call saved is paid on each publish.
+        route = None
+        event: Event[Any]
+        if not skip and not self._observers:
+            if type(event_or_type) is str:
+                route = self._routes.get(event_or_type)  # only valid types are cached
+                if route is not None and route.direct is not None:
+                    event = Event(type=event_or_type, data={} if data is None else data)
+            elif data is None:
+                try:  # noqa: SIM105 - try is free here, contextlib.suppress is not
+                    route = self._routes[event_or_type.type]  # type: ignore[union-attr]
+                except (KeyError, AttributeError):
+                    pass  # first publish of this type, or not an Event: the general path
+                event = event_or_type  # type: ignore[assignment]
+        if route is not None and route.direct is not None:
+            failures: list[HandlerFailure] = []
+            token = _set_current(event)
             try:
-                route = self._routes[event_or_type.type]  # type: ignore[union-attr]
-            except (KeyError, AttributeError):
-                route = None  # first publish of this type, or not an Event: the general path
-            if route is not None and route.direct is not None and not self._observers:
-                event: Event[Any] = event_or_type  # type: ignore[assignment]
-                failures: list[HandlerFailure] = []
-                token = _set_current(event)
-                try:
-                    for sub, handler in route.direct:
-                        try:
-                            handler(event)
-                        except Exception as exc:
-                            record_failure(failures, event, sub, handler, exc)
-                finally:
-                    _reset_current(token)
-                result = PublishResult(event, route.subscriptions, failures)
-                if failures:
-                    return self._finish(result, raise_errors)
-                return result
+                for sub, handler in route.direct:
+                    try:
+                        handler(event)
+                    except Exception as exc:
+                        record_failure(failures, event, sub, handler, exc)
+            finally:
+                _reset_current(token)
+            result = PublishResult(event, route.subscriptions, failures)
+            if failures:
+                return self._finish(result, raise_errors)
+            return result
         event, route = self._prepare(event_or_type, data)
         for observer in self._observers:
             observer.published(event)
