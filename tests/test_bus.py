@@ -869,3 +869,18 @@ def test_priority_must_be_an_int(bus: EventBus) -> None:
     with pytest.raises(TypeError, match="priority must be an int"):
         bus.subscribe("a", lambda event: None, priority="high")  # type: ignore[arg-type]
     assert bus.publish("a").ok
+
+
+def test_bus_keeps_no_reference_to_published_events(bus: EventBus) -> None:
+    """After a publish returns and its result is dropped, the event can be collected."""
+    import gc
+    import weakref
+
+    bus.subscribe("a.b", lambda event: None)
+    bus.subscribe("a.*", lambda event: None, once=True)
+    event = Event(type="a.b")
+    ref = weakref.ref(event)
+    bus.publish(event)
+    del event
+    gc.collect()
+    assert ref() is None

@@ -457,6 +457,10 @@ def test_signals_stop_it_cleanly(listen: Callable[..., Listener], signum: int) -
             "must be at least 1", id="repeat-zero",
         ),
         pytest.param([], 2, "required: COMMAND", id="no-command"),
+        pytest.param(
+            ["trigger", "invoice.paid", "--secret", SECRET, "--header", "X-Foo"], 2,
+            "--header only applies to --scheme hmac-timestamp", id="header-without-its-scheme",
+        ),
     ],
 )  # fmt: skip
 def test_bad_input_is_one_line(args: list[str], status: int, message: str) -> None:

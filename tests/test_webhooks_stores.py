@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,6 +18,7 @@ from eventbus.webhooks import (
     IdempotencyStore,
     MemoryIdempotencyStore,
     SqliteIdempotencyStore,
+    StandardWebhooks,
 )
 
 StoreFactory = Callable[..., IdempotencyStore]
@@ -205,3 +208,17 @@ def test_sqlite_store_has_one_winner_across_processes(tmp_path: Path) -> None:
     ]
     statuses = sorted(proc.communicate(timeout=60)[0].strip() for proc in procs)
     assert statuses == ["claimed"] + ["in_flight"] * 7
+
+
+def test_sqlite_store_names_a_path_it_cannot_open(tmp_path: Path) -> None:
+    """A database in a folder that does not exist fails naming the path and the fix."""
+    missing = tmp_path / "no-such-folder" / "events.db"
+    with pytest.raises(sqlite3.OperationalError, match=r"no-such-folder.*folder exists"):
+        SqliteIdempotencyStore(missing)
+
+
+@pytest.mark.parametrize("tolerance", ["300", [300]])
+def test_tolerance_must_be_a_number(tolerance: Any) -> None:
+    """A tolerance that is not a number is refused with a TypeError saying so."""
+    with pytest.raises(TypeError, match="tolerance must be a number"):
+        StandardWebhooks("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", tolerance=tolerance)

@@ -36,22 +36,25 @@ def add_scheme_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--header",
         metavar="NAME",
-        default="Stripe-Signature",
-        help="the signature header of 'hmac-timestamp' (default: %(default)s; Blocklet Server "
-        "uses X-Webhook-Signature)",
+        default=None,
+        help="the signature header of 'hmac-timestamp' (default: Stripe-Signature; Blocklet "
+        "Server uses X-Webhook-Signature)",
     )
 
 
 def make_scheme(args: argparse.Namespace) -> Scheme:
     """Build the scheme the options describe.
 
-    :raises UsageError: no secret, or one the scheme refuses
+    :raises UsageError: no secret, one the scheme refuses, or ``--header`` without the
+        scheme it belongs to
     """
     secret: str | None = args.secret
     if not secret:
         raise UsageError(f"--secret is required (or set ${SECRET_ENV})")
     if args.scheme == "hmac-timestamp":
-        return HmacTimestampSignature(secret, header=args.header)
+        return HmacTimestampSignature(secret, header=args.header or "Stripe-Signature")
+    if args.header is not None:
+        raise UsageError("--header only applies to --scheme hmac-timestamp")
     try:
         return StandardWebhooks(secret)
     except ValueError as exc:

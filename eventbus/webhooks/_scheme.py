@@ -111,6 +111,8 @@ def check_freshness(sent: int, tolerance: float | None, header: str, scheme: str
 
 def check_tolerance(tolerance: float | None) -> float | None:
     """Validate a scheme's ``tolerance`` argument."""
+    if tolerance is not None and not isinstance(tolerance, int | float):
+        raise TypeError(f"tolerance must be a number of seconds or None, not {tolerance!r}")
     if tolerance is not None and not tolerance >= 0:
         raise ValueError(f"tolerance must be >= 0 seconds or None, not {tolerance!r}")
     return tolerance

@@ -42,6 +42,7 @@ class SqliteIdempotencyStore:
     :param lease: seconds an in-flight claim holds before a redelivery may take it over
     :param ttl: seconds an event is remembered after it was last touched (default a week)
     :param busy_timeout: seconds to wait for another process's write lock before failing
+    :raises sqlite3.OperationalError: the file cannot be opened or created, naming its path
     """
 
     def __init__(
@@ -57,9 +58,15 @@ class SqliteIdempotencyStore:
         self.ttl = check_ttl(ttl, self.lease)
         self.busy_timeout = busy_timeout
         self._next_sweep = 0.0
-        with closing(self._connect()) as db:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.executescript(_SCHEMA)
+        try:
+            with closing(self._connect()) as db:
+                db.execute("PRAGMA journal_mode=WAL")
+                db.executescript(_SCHEMA)
+        except sqlite3.OperationalError as exc:
+            raise sqlite3.OperationalError(
+                f"cannot open the idempotency database {self.path!r}: {exc}; check that its "
+                "folder exists and is writable by this process"
+            ) from exc
 
     def _connect(self) -> sqlite3.Connection:
         # Autocommit mode: transactions are opened explicitly with BEGIN IMMEDIATE, which takes

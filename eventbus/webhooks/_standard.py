@@ -32,8 +32,8 @@ def _secret_bytes(secret: str | bytes) -> bytes:
             key = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
         except ValueError:  # binascii.Error, or non-ASCII text
             raise ValueError(
-                f"StandardWebhooks secret {secret[:10]!r}... is not 'whsec_' + base64; pass "
-                "the secret exactly as the sender shows it, or its raw bytes"
+                "a StandardWebhooks secret is not 'whsec_' + base64; pass the secret exactly "
+                "as the sender shows it (from Python, its raw bytes also work)"
             ) from None
     if not key:
         raise ValueError("StandardWebhooks secret is empty")
