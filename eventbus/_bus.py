@@ -337,12 +337,9 @@ class EventBus:
                 route = self._routes.get(event_or_type)  # only valid types are cached
                 if route is not None and route.direct is not None:
                     event = Event(type=event_or_type, data={} if data is None else data)
-            elif data is None:
-                try:  # noqa: SIM105 - try is free here, contextlib.suppress is not
-                    route = self._routes[event_or_type.type]  # type: ignore[union-attr]
-                except (KeyError, AttributeError):
-                    pass  # first publish of this type, or not an Event: the general path
-                event = event_or_type  # type: ignore[assignment]
+            elif data is None and isinstance(event_or_type, Event):  # else: _prepare says why
+                route = self._routes.get(event_or_type.type)
+                event = event_or_type
         if route is not None and route.direct is not None:
             failures: list[HandlerFailure] = []
             token = _set_current(event)
@@ -359,6 +356,8 @@ class EventBus:
                 return self._finish(result, raise_errors)
             return result
         event, route = self._prepare(event_or_type, data)
+        if route.async_names and in_event_loop():
+            raise AsyncHandlersInSyncPublishError(event.type, route.async_names)
         for observer in self._observers:
             observer.published(event)
         if route.fast is not None and not skip:
@@ -386,8 +385,6 @@ class EventBus:
     def _publish_async_from_sync(
         self, event: Event[Any], route: Route, skip: Collection[str]
     ) -> PublishResult:
-        if in_event_loop():
-            raise AsyncHandlersInSyncPublishError(event.type, route.async_names)
         try:
             return anyio.from_thread.run(self._deliver_async, event, route, skip)
         except anyio.NoEventLoopError:

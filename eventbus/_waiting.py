@@ -11,6 +11,7 @@ import anyio
 import anyio.from_thread
 import anyio.lowlevel
 
+from ._dispatch import in_event_loop
 from ._envelope import Event
 
 if TYPE_CHECKING:
@@ -50,7 +51,14 @@ async def wait_for_event(
             problems.append(exc)
         if threading.get_ident() == loop_thread:
             arrived.set()
-            return
+        elif in_event_loop():
+            # A loop of its own runs here, and must not block on the waiter's: wake it
+            # from a short-lived thread instead.
+            threading.Thread(target=wake, daemon=True).start()
+        else:
+            wake()
+
+    def wake() -> None:
         with contextlib.suppress(anyio.RunFinishedError):  # the waiting loop is gone
             anyio.from_thread.run_sync(arrived.set, token=token)
 

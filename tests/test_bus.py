@@ -884,3 +884,15 @@ def test_bus_keeps_no_reference_to_published_events(bus: EventBus) -> None:
     del event
     gc.collect()
     assert ref() is None
+
+
+def test_object_with_a_type_attribute_is_not_an_event(bus: EventBus) -> None:
+    """Duck-typed objects are refused even once the type's route is cached."""
+    from types import SimpleNamespace
+
+    got: list[Any] = []
+    bus.subscribe("a.b", got.append)
+    bus.publish("a.b")
+    with pytest.raises(TypeError, match="an Event or a type string"):
+        bus.publish(SimpleNamespace(type="a.b"))  # type: ignore[arg-type]
+    assert len(got) == 1

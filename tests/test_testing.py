@@ -209,3 +209,39 @@ async def test_wait_for_predicate_error_reaches_the_waiter(bus: EventBus) -> Non
         await anyio.wait_all_tasks_blocked()
         results.append(bus.publish("o.placed"))
     assert results[0].ok
+
+
+@pytest.mark.anyio
+async def test_capture_skips_a_publish_refused_inside_the_loop(bus: EventBus) -> None:
+    """publish() refused inside a running loop delivered nothing, so nothing is captured."""
+
+    async def handler(event: Event[Any]) -> None:
+        await anyio.sleep(0)
+
+    bus.subscribe("a.b", handler)
+    with capture(bus) as captured, pytest.raises(RuntimeError, match="publish_async"):
+        bus.publish("a.b")
+    assert captured.events == []
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_wait_for_woken_by_a_publisher_running_its_own_loop(bus: EventBus, backend: str) -> None:
+    """A publish_async on another thread's own event loop wakes the waiter, cleanly."""
+    results: list[Any] = []
+    found: list[Event[Any]] = []
+
+    def publish_on_own_loop() -> None:
+        results.append(anyio.run(bus.publish_async, "a.b", backend=backend))
+
+    async def main() -> None:
+        async def waiter() -> None:
+            found.append(await bus.wait_for("a.b", timeout=10))
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(waiter)
+            await anyio.wait_all_tasks_blocked()
+            await anyio.to_thread.run_sync(publish_on_own_loop)
+
+    anyio.run(main, backend=backend)
+    assert [event.type for event in found] == ["a.b"]
+    assert results[0].errors == []

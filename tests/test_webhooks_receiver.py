@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
 from collections.abc import Collection, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -677,3 +678,23 @@ def test_calling_mistakes_raise_type_error(
     receiver = WebhookReceiver(bus, SCHEME)
     with pytest.raises(TypeError, match=message):
         receiver.handle(body, headers)
+
+
+async def test_handled_event_is_recorded_even_when_the_caller_is_cancelled(
+    bus: EventBus, tmp_path: Path
+) -> None:
+    """Once handlers ran, the completion is recorded despite a cancellation: no 409 later."""
+    calls: list[str] = []
+    bus.subscribe(lambda event: calls.append(event.id))
+
+    class SlowClaims(SqliteIdempotencyStore):
+        def claim(self, key: str, /) -> Claim:
+            time.sleep(0.2)
+            return super().claim(key)
+
+    receiver = WebhookReceiver(bus, SCHEME, idempotency=SlowClaims(tmp_path / "s.db"))
+    with anyio.move_on_after(0.05):
+        await deliver(receiver, body_of())
+    again = await deliver(receiver, body_of())
+    assert_outcome(again, 200, "duplicate")
+    assert calls == ["evt_1"]

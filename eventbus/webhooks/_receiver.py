@@ -246,7 +246,10 @@ class WebhookReceiver:
                 await self._settle(claim, (), done=False)
             raise
         completed, response = _conclusion(claim, result)
-        await self._settle(claim, completed, done=result.ok)
+        # The handlers ran: record it even if the caller is being cancelled meanwhile, or
+        # every redelivery would get 409 until the lease ends and then run them again.
+        with anyio.CancelScope(shield=True):
+            await self._settle(claim, completed, done=result.ok)
         return response
 
     def _deliver_sync(self, event: Event[Any]) -> WebhookResponse:
