@@ -296,13 +296,10 @@ class EventBus:
             raise TypeError(f"publish takes an Event or a type string, not {event_or_type!r}")
         if data is not None:
             raise TypeError("data is only used with a type string; put it in the Event you publish")
-        route = self._routes_get(event_or_type.type)
+        route = self._routes.get(event_or_type.type) or self._table.route(event_or_type.type)
         if route.event_class is not None:
             return coerce_event(route.event_class, event_or_type), route
         return event_or_type, route
-
-    def _routes_get(self, event_type: str) -> Route:
-        return self._routes.get(event_type) or self._table.route(event_type)
 
     def publish(
         self,

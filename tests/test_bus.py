@@ -896,3 +896,13 @@ def test_object_with_a_type_attribute_is_not_an_event(bus: EventBus) -> None:
     with pytest.raises(TypeError, match="an Event or a type string"):
         bus.publish(SimpleNamespace(type="a.b"))  # type: ignore[arg-type]
     assert len(got) == 1
+
+
+def test_handlers_for_lists_the_route_in_delivery_order(bus: EventBus) -> None:
+    """handlers_for shows which subscriptions a type reaches, in delivery order."""
+    low = bus.subscribe("a.*", lambda event: None, name="low")
+    high = bus.subscribe("a.b", lambda event: None, priority=5, name="high")
+    bus.subscribe("c", lambda event: None, name="other")
+    assert bus.handlers_for("a.b") == (high, low)
+    with pytest.raises(ValueError, match="segment 2"):
+        bus.handlers_for("a..b")
