@@ -263,9 +263,7 @@ def _on_asyncio() -> bool:
 
 def in_event_loop() -> bool:
     """Tell whether an asyncio or trio event loop is running in this thread."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        trio = sys.modules.get("trio")
-        return trio is not None and bool(trio.lowlevel.in_trio_run())
-    return True
+    if _on_asyncio():
+        return True
+    trio = sys.modules.get("trio")
+    return trio is not None and bool(trio.lowlevel.in_trio_run())
