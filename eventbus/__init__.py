@@ -16,6 +16,7 @@ from ._exceptions import (
 )
 from ._result import HandlerFailure, PublishResult
 from ._subscription import Subscription
+from ._topics import compile_pattern, matches, validate_event_type
 
 __all__ = [
     "AsyncHandlersInSyncPublishError",
@@ -32,10 +33,13 @@ __all__ = [
     "PublishError",
     "PublishResult",
     "Subscription",
+    "compile_pattern",
     "default_bus",
+    "matches",
     "on",
     "publish",
     "publish_async",
     "subscribe",
     "use_bus",
+    "validate_event_type",
 ]

@@ -14,11 +14,11 @@ from ._dispatch import (
     deliver_fast,
     deliver_solo,
     deliver_sync,
-    in_event_loop,
     record_failure,
 )
 from ._envelope import Event, current_event
 from ._exceptions import AsyncHandlersInSyncPublishError, InvalidPatternError
+from ._loop import in_event_loop
 from ._parsing import RawEvent, build_event, coerce_event, parse_event
 from ._registry import EventClass, declared_types
 from ._result import HandlerFailure, PublishResult

@@ -7,9 +7,7 @@ more than a call (``once``, ``weak``, ``async``) make their route take the gener
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +16,7 @@ import anyio.abc
 import anyio.to_thread
 
 from ._envelope import Event, current_event
+from ._loop import on_asyncio
 from ._result import HandlerFailure, PublishResult
 
 if TYPE_CHECKING:
@@ -174,7 +173,7 @@ async def _run_concurrently(
     """
     inline = [i for i, item in enumerate(items) if not (item[1].is_async or sync_in_thread)]
     tail = inline[-1] + 1 if inline else 0
-    fifo = _on_asyncio()
+    fifo = on_asyncio()
     previous: anyio.Event | None = None
     async with anyio.create_task_group() as group:
         for index, item in enumerate(items):
@@ -251,19 +250,3 @@ async def _run_one(
             await anyio.to_thread.run_sync(handler, event)
     except Exception as exc:
         _record_at(failures, position, event, sub, handler, exc)
-
-
-def _on_asyncio() -> bool:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
-
-
-def in_event_loop() -> bool:
-    """Tell whether an asyncio or trio event loop is running in this thread."""
-    if _on_asyncio():
-        return True
-    trio = sys.modules.get("trio")
-    return trio is not None and bool(trio.lowlevel.in_trio_run())

@@ -8,13 +8,16 @@ validated where they enter and typed in handlers.
 from __future__ import annotations
 
 import itertools
+import json
 import os
+import re
 import secrets
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticSerializationError
 
 from ._topics import validate_event_type
 
@@ -50,6 +53,13 @@ os.register_at_fork(after_in_child=_ids.reseed)
 def new_event_id() -> str:
     """Return a new event id, unique within and across processes: ``evt_`` + 16 hex + counter."""
     return _ids.next()
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _escape_surrogate(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"
 
 
 def _utc_now() -> datetime:
@@ -106,3 +116,18 @@ class Event(BaseModel, Generic[DataT]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+    def to_json(self) -> bytes:
+        """Return the envelope as compact UTF-8 JSON: what transports send and stores keep.
+
+        Every event that could be accepted can be written: a lone UTF-16 surrogate in a
+        string (which JavaScript's ``JSON.stringify`` emits for a string cut mid-emoji) is
+        written as its ``\\uXXXX`` escape, as JavaScript writes it, where pydantic's own
+        writer refuses it.
+        """
+        try:
+            return self.__pydantic_serializer__.to_json(self)
+        except PydanticSerializationError:
+            fields = self.model_dump(mode="json")
+            text = json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
+            return _LONE_SURROGATE.sub(_escape_surrogate, text).encode()

@@ -103,6 +103,14 @@ def _segment_regex(pattern: str, index: int, segment: str) -> str:
     )
 
 
+def matches(pattern: str, event_type: str) -> bool:
+    """Tell whether ``event_type`` is selected by ``pattern`` (``customer.*``, ``**``, ...).
+
+    :raises InvalidPatternError: if ``pattern`` is not a valid pattern
+    """
+    return compile_pattern(pattern)(event_type)
+
+
 def literal_segments(pattern: str) -> int:
     """Count the non-wildcard segments of ``pattern``: more literals means more specific."""
     return sum(1 for segment in pattern.split(".") if segment not in ("*", "**"))

@@ -11,8 +11,8 @@ import anyio
 import anyio.from_thread
 import anyio.lowlevel
 
-from ._dispatch import in_event_loop
 from ._envelope import Event
+from ._loop import in_event_loop
 
 if TYPE_CHECKING:
     from ._bus import EventBus, Pattern

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -328,3 +329,18 @@ def test_no_parent_after_a_handler_raised(bus: EventBus) -> None:
     bus.subscribe("order.placed", fail)
     assert not bus.publish("order.placed").ok
     assert Event(type="order.shipped").parent_id is None
+
+
+def test_to_json_writes_a_lone_surrogate_as_its_escape() -> None:
+    """to_json writes a string cut mid-emoji as JavaScript does, and it reads back the same."""
+    event = Event(type="a.b", data={"text": "cut \ud83c", "name": "Zoë"})
+    body = event.to_json()
+    assert b'"cut \\ud83c"' in body
+    assert "Zoë".encode() in body
+    assert Event.model_validate(json.loads(body)) == event
+
+
+def test_to_json_matches_pydantic_for_ordinary_events() -> None:
+    """to_json is pydantic's compact JSON when pydantic can write the event."""
+    event = Event(type="a.b", data={"n": 1})
+    assert event.to_json() == event.model_dump_json().encode()

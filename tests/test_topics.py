@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import eventbus
 from eventbus import Event, EventBus, EventBusError, InvalidEventTypeError, InvalidPatternError
 from eventbus._topics import compile_pattern, validate_event_type
 
@@ -271,3 +272,23 @@ def test_pattern_validation_agrees_with_the_reference(text: str) -> None:
     else:
         with pytest.raises(InvalidPatternError):
             compile_pattern(text)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "event_type", "expected"),
+    [
+        pytest.param("a.*", "a.b", True, id="star"),
+        pytest.param("a.*", "a.b.c", False, id="star-one-segment"),
+        pytest.param("a.**", "a", True, id="double-star-empty"),
+        pytest.param("a.b", "a.b", True, id="exact"),
+    ],
+)
+def test_public_matches(pattern: str, event_type: str, expected: bool) -> None:
+    """eventbus.matches answers for a pattern and a type, as the bus routes."""
+    assert eventbus.matches(pattern, event_type) is expected
+
+
+def test_public_matches_refuses_a_bad_pattern() -> None:
+    """eventbus.matches raises InvalidPatternError for an invalid pattern."""
+    with pytest.raises(eventbus.InvalidPatternError):
+        eventbus.matches("a.b*", "a.b")

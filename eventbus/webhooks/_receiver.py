@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 import anyio
 import anyio.to_thread
 
-from .._dispatch import in_event_loop
 from .._exceptions import EventValidationError, MalformedEventError
+from .._loop import in_event_loop
 from .._topics import compile_pattern
 from ._delivery import event_fields, is_json_media_type
 from ._errors import SignatureError
