@@ -4,12 +4,16 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint typecheck demo bench bench-quick clean
+.PHONY: setup test lint typecheck demo bench bench-quick bench-http clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $(STAMP)
+
+# System packages the tests run for real (never skipped): a redis-server started per test session.
+setup: $(STAMP)
+	command -v redis-server >/dev/null || (apt-get update && apt-get install -y redis-server)
 
 lint: $(STAMP)
 	$(PY) -m ruff check eventbus tests benchmarks examples
@@ -17,7 +21,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(PY) -m mypy --strict eventbus examples/typed_usage.py
 
-test: lint typecheck
+test: setup lint typecheck
 	$(PY) -m coverage erase
 	$(PY) -m coverage run -m pytest
 	$(PY) -m coverage combine --quiet
