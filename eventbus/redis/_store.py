@@ -60,6 +60,7 @@ class RedisIdempotencyStore:
         self.ttl = check_ttl(ttl, self.lease)
         self.prefix = prefix
         self._sync, self._async = _clients(url_or_client)
+        self._owned = isinstance(url_or_client, str)
         self._dead_key = f"{prefix}:inbox:dead-letters"
         sync, aio = self._sync, self._async
         self._scripts = {
@@ -160,6 +161,17 @@ class RedisIdempotencyStore:
             return await anyio.to_thread.run_sync(self.revive, key)
         reply = await self._ascripts["revive"]([self.key(key), self._dead_key], [key])
         return None if reply is None else _letter(key, _pairs(reply))
+
+    def close(self) -> None:
+        """Close the sync client this store made from a URL (a client passed in is yours)."""
+        if self._owned and self._sync is not None:
+            self._sync.close()
+
+    async def aclose(self) -> None:
+        """Close both clients this store made from a URL, from the loop the async one ran on."""
+        self.close()
+        if self._owned and self._async is not None:
+            await self._async.aclose()
 
     # -- shared steps ------------------------------------------------------------------
 
