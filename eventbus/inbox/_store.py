@@ -120,8 +120,8 @@ class IdempotencyStore(Protocol):
         the errors in ``failed`` recorded (each replacing that handler's last error; a
         completed handler's error is forgotten), the failure times updated, the event marked
         clean when ``failed`` is empty, the lease released (so a redelivery can claim it at
-        once) and, with ``dead_letter``, the event recorded as a dead letter. A stale holder (its lease
-        expired and another claimed the event) changes nothing else.
+        once) and, with ``dead_letter``, the event recorded as a dead letter. A stale holder
+        (its lease expired and another claimed the event) changes nothing else.
 
         :param completed: names of the handlers that succeeded in this attempt
         :param failed: each handler that failed in this attempt, with its error's text
