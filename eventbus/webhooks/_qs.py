@@ -1,4 +1,4 @@
-"""A query string parsed as Express 4's default query parser does: npm ``qs`` 6's ``parse``.
+"""A query string parsed as Express 4's default query parser does: npm ``qs`` 6.14+.
 
 ``@blocklet/sdk``'s ``verifySig`` signs ``req.query``, which Express 4 builds with
 ``qs.parse(query, {allowPrototypes: true})`` (the ``qs`` defaults otherwise): ``a=1&a=2`` is
@@ -6,7 +6,10 @@
 ``{"ids": ["1", "2"]}``, ``a[b][c]=1`` is ``{"a": {"b": {"c": "1"}}}``. The rules kept:
 at most 1000 parameters; ``+`` is a space and a part that does not percent-decode as UTF-8
 stays as sent; brackets nest 5 deep and the rest of a deeper key is one literal key; an
-index above 20 is an object key; arrays are compacted; ``__proto__`` is dropped.
+index of 20 or more is an object key, and so are the indexes of a list combined past 20
+values; arrays are compacted; ``__proto__`` is dropped; a value given both as a string and
+as an object (``a=1&a[b]=2``) becomes the list of both. Not reproduced: how ``qs`` keeps
+counting into such lists and objects on a third merge.
 """
 
 from __future__ import annotations
@@ -17,7 +20,6 @@ from typing import Any
 _PARAMETER_LIMIT = 1000
 _DEPTH = 5
 _ARRAY_LIMIT = 20
-_SEGMENT = re.compile(r"\[[^[\]]*\]")
 _ESCAPES = re.compile(r"(?:%[0-9A-Fa-f]{2})+")
 _BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 
@@ -59,9 +61,10 @@ def _decode(text: str) -> str:
         return text
 
 
-def _combine(first: Any, second: Any) -> list[Any]:
-    """``[].concat(first, second)``."""
-    return [*(first if isinstance(first, list) else [first]), *_spread(second)]
+def _combine(first: Any, second: Any) -> Any:
+    """``[].concat(first, second)``; past the array limit, an object of its indexes."""
+    combined = [*_spread(first), *_spread(second)]
+    return _as_object(combined) if len(combined) > _ARRAY_LIMIT else combined
 
 
 def _spread(value: Any) -> list[Any]:
@@ -69,17 +72,28 @@ def _spread(value: Any) -> list[Any]:
 
 
 def _segments(key: str) -> list[str]:
-    """``a[b][c]`` -> ``["a", "[b]", "[c]"]``, the rest past the depth as one segment."""
-    first = _SEGMENT.search(key)
-    parent = key[: first.start()] if first else key
-    segments = [parent] if parent else []
-    found = None
-    for count, found in enumerate(_SEGMENT.finditer(key)):
-        if count == _DEPTH:
-            segments.append("[" + key[found.start() :] + "]")
-            return segments
-        segments.append(found.group())
+    """``a[b][c]`` -> ``["a", "[b]", "[c]"]``: balanced bracket groups, the rest of a key
+    deeper than the limit (or an unclosed group) as one more segment."""
+    start = key.find("[")
+    segments = [key[:start] if start >= 0 else key] if start != 0 else []
+    while start >= 0:
+        close = _closing(key, start)
+        if close < 0 or len(segments) - (key[0] != "[") == _DEPTH:
+            segments.append("[" + key[start:] + "]")
+            break
+        segments.append(key[start : close + 1])
+        start = key.find("[", close + 1)
     return segments
+
+
+def _closing(key: str, start: int) -> int:
+    """The index of the ``]`` closing the ``[`` at ``start``, or -1."""
+    level = 0
+    for index in range(start, len(key)):
+        level += {"[": 1, "]": -1}.get(key[index], 0)
+        if level == 0:
+            return index
+    return -1
 
 
 def _nest(key: str, leaf: Any) -> Any:
@@ -91,7 +105,7 @@ def _nest(key: str, leaf: Any) -> Any:
         root = segment[1:-1] if segment.startswith("[") and segment.endswith("]") else segment
         if segment != root and root.isascii() and root.isdigit() and str(int(root)) == root:
             index = int(root)
-            if index <= _ARRAY_LIMIT:
+            if index < _ARRAY_LIMIT:
                 leaf = [_HOLE] * index + [leaf]
                 continue
         leaf = {} if root == "__proto__" else {root: leaf}
@@ -102,9 +116,7 @@ def _merge(target: Any, source: Any) -> Any:
     """``qs``'s ``utils.merge``, which folds each key's object into the result."""
     if not isinstance(source, dict | list):
         if isinstance(target, list):
-            return [*target, source]
-        if isinstance(target, dict):
-            return {**target, source: True}
+            return [*target, source] if len(target) < _ARRAY_LIMIT else _as_object([*target, source])
         return [target, source]
     if not isinstance(target, dict | list):
         return [target, *_spread(source)]
