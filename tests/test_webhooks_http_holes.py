@@ -202,3 +202,14 @@ def test_wsgi_without_length_on_a_server_that_does_not_terminate_reads_nothing(
     assert status == 401
     assert "no matching signature" in answer["error"]
     assert published == []
+
+
+def test_a_content_length_of_thousands_of_digits_is_413_not_500(bus: EventBus) -> None:
+    """(uvicorn refuses such a request itself; wsgiref hands it to the app.)"""
+    with serve_wsgiref(WebhookReceiver(bus, STANDARD).wsgi_app()) as url:
+        sock = open_request(url, HEAD.format("9" * 5000))
+        try:
+            status, _ = read_response(sock)
+        finally:
+            sock.close()
+    assert status == 413

@@ -80,6 +80,29 @@ def test_read_timeout_must_be_positive(bus: EventBus, timeout: float) -> None:
         WebhookReceiver(bus, SCHEME, read_timeout=timeout)
 
 
+async def call_asgi(
+    receiver: WebhookReceiver, scope: dict[str, Any], body: bytes
+) -> list[dict[str, Any]]:
+    sent: list[dict[str, Any]] = []
+    messages = iter([{"type": "http.request", "body": body, "more_body": False}])
+
+    async def receive() -> dict[str, Any]:
+        return next(messages)
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await receiver.asgi_app()({"type": "http", "method": "POST", **scope}, receive, send)
+    return sent
+
+
+@pytest.mark.anyio
+async def test_asgi_content_length_of_thousands_of_digits_is_413(bus: EventBus) -> None:
+    headers = [(b"content-type", b"application/json"), (b"content-length", b"9" * 5000)]
+    sent = await call_asgi(WebhookReceiver(bus, SCHEME), {"path": "/", "headers": headers}, b"")
+    assert sent[0]["status"] == 413
+
+
 @pytest.mark.anyio
 async def test_asgi_without_raw_path_signs_the_path_encoded_again(bus: EventBus) -> None:
     """A server that gives no ``raw_path`` (it is optional in ASGI): the decoded path is
@@ -90,15 +113,5 @@ async def test_asgi_without_raw_path_signs_the_path_encoded_again(bus: EventBus)
     body = body_of()
     signed = BlockletComponentSignature.sign(body, private_key=v.CS1_APP_SK, path="/a%20b")
     headers = [(k.encode(), val.encode()) for k, val in {**JSON, **signed}.items()]
-    scope = {"type": "http", "method": "POST", "path": "/a b", "headers": headers}
-    sent: list[dict[str, Any]] = []
-    messages = iter([{"type": "http.request", "body": body, "more_body": False}])
-
-    async def receive() -> dict[str, Any]:
-        return next(messages)
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    await receiver.asgi_app()(scope, receive, send)
+    sent = await call_asgi(receiver, {"path": "/a b", "headers": headers}, body)
     assert sent[0]["status"] == 200
