@@ -115,3 +115,25 @@ async def test_asgi_without_raw_path_signs_the_path_encoded_again(bus: EventBus)
     headers = [(k.encode(), val.encode()) for k, val in {**JSON, **signed}.items()]
     sent = await call_asgi(receiver, {"path": "/a b", "headers": headers}, body)
     assert sent[0]["status"] == 200
+
+
+def test_wsgi_path_already_decoded_by_the_server_is_kept(bus: EventBus) -> None:
+    """A server that is not PEP 3333-strict may hand over a path with characters past
+    latin-1; it is taken as it is, never a 500."""
+    import io
+    from wsgiref.util import setup_testing_defaults
+
+    body = body_of()
+    environ: dict[str, Any] = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": "/caf\u00e9/\u2615",
+        "CONTENT_TYPE": "application/json",
+        "CONTENT_LENGTH": str(len(body)),
+        "wsgi.input": io.BytesIO(body),
+        **{f"HTTP_{k.upper().replace('-', '_')}": val for k, val in SCHEME.sign(body).items()},
+    }
+    setup_testing_defaults(environ)
+    statuses: list[str] = []
+    receiver = WebhookReceiver(bus, SCHEME)
+    receiver.wsgi_app()(environ, lambda status, headers: statuses.append(status))
+    assert statuses == ["200 OK"]

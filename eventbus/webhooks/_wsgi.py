@@ -68,7 +68,10 @@ class WsgiWebhookApp:
 
 def _text(value: str) -> str:
     # PEP 3333 hands paths over as bytes decoded as latin-1; senders send UTF-8.
-    return value.encode("latin-1").decode("utf-8", "replace")
+    try:
+        return value.encode("latin-1").decode("utf-8", "replace")
+    except UnicodeEncodeError:  # a server that decoded the path itself
+        return value
 
 
 def _raw_path(environ: Environ, path: str) -> str:
