@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 import types
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import django
@@ -15,7 +16,7 @@ import webhook_vectors as v
 from django.conf import settings
 from django.core.handlers.wsgi import WSGIHandler
 from django.test import Client, override_settings
-from django.urls import clear_url_caches, path
+from django.urls import path
 from framework_support import (
     BLOCKLET,
     OTHER_METHODS,
@@ -37,7 +38,6 @@ if not settings.configured:
     settings.configure(
         SECRET_KEY="eventbus-tests",
         ALLOWED_HOSTS=["*"],
-        ROOT_URLCONF="eventbus_test_urls",
         INSTALLED_APPS=[],
         MIDDLEWARE=[
             "django.middleware.common.CommonMiddleware",
@@ -47,17 +47,25 @@ if not settings.configured:
     django.setup()
 
 
+@contextmanager
+def urlconf(receiver: WebhookReceiver) -> Iterator[None]:
+    """Route PATH to webhook_view(receiver) for the length of the block."""
+    urls = types.ModuleType(f"eventbus_test_urls_{id(receiver)}")
+    urls.urlpatterns = [path(PATH.lstrip("/"), webhook_view(receiver))]  # type: ignore[attr-defined]
+    sys.modules[urls.__name__] = urls
+    try:
+        with override_settings(ROOT_URLCONF=urls.__name__):
+            yield
+    finally:
+        del sys.modules[urls.__name__]
+
+
 @pytest.fixture
 def project(bus: EventBus) -> Iterator[WebhookReceiver]:
     """The project's URLconf routes PATH to webhook_view(receiver); yields the receiver."""
     receiver = WebhookReceiver(bus, SCHEME, max_body_bytes=2000)
-    urls = types.ModuleType("eventbus_test_urls")
-    urls.urlpatterns = [path(PATH.lstrip("/"), webhook_view(receiver))]  # type: ignore[attr-defined]
-    sys.modules[urls.__name__] = urls
-    clear_url_caches()
-    yield receiver
-    del sys.modules[urls.__name__]
-    clear_url_caches()
+    with urlconf(receiver):
+        yield receiver
 
 
 @pytest.fixture
@@ -139,17 +147,10 @@ def test_client_invalid_content_length_is_400(client: Client) -> None:
 
 def test_client_the_scheme_sees_path_and_query(bus: EventBus) -> None:
     """The component signature signs path and query; the view passes both as received."""
-    receiver = WebhookReceiver(bus, BLOCKLET)
-    urls = types.ModuleType("eventbus_test_urls_blocklet")
-    urls.urlpatterns = [path(PATH.lstrip("/"), webhook_view(receiver))]  # type: ignore[attr-defined]
-    sys.modules[urls.__name__] = urls
     body, headers = component_signed(PATH, "a=1")
-    try:
-        with override_settings(ROOT_URLCONF=urls.__name__):
-            handled = post(Client(), body, headers, PATH + "?a=1")
-            elsewhere = post(Client(), body, headers, PATH + "?a=2")
-    finally:
-        del sys.modules[urls.__name__]
+    with urlconf(WebhookReceiver(bus, BLOCKLET)):
+        handled = post(Client(), body, headers, PATH + "?a=1")
+        elsewhere = post(Client(), body, headers, PATH + "?a=2")
     assert answer_of(handled) == (200, "handled")
     assert answer_of(elsewhere) == (401, "rejected")
 
