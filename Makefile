@@ -3,6 +3,11 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# The npm reference signers the interop tests run with node; outside the repo, installed
+# once and reused (tests/webhook_node.py finds the same folder).
+NPM_DIR := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/eventbus/npm
+NPM_PACKAGES := standardwebhooks@1.1.1 svix@1.99.1 stripe@23.1.0 @blocklet/sdk@1.17.12 express@4.22.3
+NPM_STAMP := $(NPM_DIR)/.installed-$(shell echo '$(NPM_PACKAGES)' | cksum | cut -d' ' -f1)
 
 .PHONY: test lint typecheck demo bench bench-quick clean
 
@@ -11,13 +16,18 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $(STAMP)
 
+$(NPM_STAMP):
+	mkdir -p $(NPM_DIR)
+	cd $(NPM_DIR) && npm install --no-audit --no-fund --loglevel=error $(NPM_PACKAGES)
+	touch $@
+
 lint: $(STAMP)
 	$(PY) -m ruff check eventbus tests benchmarks examples
 
 typecheck: $(STAMP)
 	$(PY) -m mypy --strict eventbus examples/typed_usage.py
 
-test: lint typecheck
+test: lint typecheck $(NPM_STAMP)
 	$(PY) -m coverage erase
 	$(PY) -m coverage run -m pytest
 	$(PY) -m coverage combine --quiet
