@@ -45,3 +45,9 @@ def assert_405(response: httpx.Response) -> None:
     assert receiver_answer(response) == (405, "rejected")
     assert response.headers["allow"] == "POST"
     assert "webhooks are delivered with POST" in response.json()["error"]
+
+
+#: A path as a sender writes and signs it, and as a framework's router sees it decoded; the
+#: two differ even after percent-encoding the decoded one again (``~`` needs no escape).
+RAW_PATH = "/api/hook%7Ex"
+DECODED_PATH = "/api/hook~x"

@@ -19,7 +19,9 @@ from django.test import Client, override_settings
 from django.urls import path
 from framework_support import (
     BLOCKLET,
+    DECODED_PATH,
     OTHER_METHODS,
+    RAW_PATH,
     SCHEME,
     assert_405,
     component_signed,
@@ -48,10 +50,10 @@ if not settings.configured:
 
 
 @contextmanager
-def urlconf(receiver: WebhookReceiver) -> Iterator[None]:
-    """Route PATH to webhook_view(receiver) for the length of the block."""
+def urlconf(receiver: WebhookReceiver, route: str = PATH) -> Iterator[None]:
+    """Route ``route`` to webhook_view(receiver) for the length of the block."""
     urls = types.ModuleType(f"eventbus_test_urls_{id(receiver)}")
-    urls.urlpatterns = [path(PATH.lstrip("/"), webhook_view(receiver))]  # type: ignore[attr-defined]
+    urls.urlpatterns = [path(route.lstrip("/"), webhook_view(receiver))]  # type: ignore[attr-defined]
     sys.modules[urls.__name__] = urls
     try:
         with override_settings(ROOT_URLCONF=urls.__name__):
@@ -183,3 +185,12 @@ def test_server_oversized_bodies_are_the_receivers_413(served: str) -> None:
         response = httpx.post(served + PATH, content=body, headers=signed(body))
     assert receiver_answer(response) == (413, "rejected")
     assert "DATA_UPLOAD_MAX_MEMORY_SIZE=1000" in response.json()["error"]
+
+
+def test_server_the_scheme_verifies_the_raw_path(bus: EventBus) -> None:
+    """The path signed is the percent-encoded one as sent (the server's REQUEST_URI), not
+    the decoded one Django routes on."""
+    body, headers = component_signed(RAW_PATH)
+    with urlconf(WebhookReceiver(bus, BLOCKLET), DECODED_PATH), serve_wsgi(WSGIHandler()) as url:
+        response = httpx.post(url + RAW_PATH, content=body, headers=headers)
+    assert receiver_answer(response) == (200, "handled")

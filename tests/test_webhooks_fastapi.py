@@ -11,8 +11,10 @@ import webhook_vectors as v
 from fastapi import BackgroundTasks, Depends, FastAPI, Request
 from framework_support import (
     BLOCKLET,
+    DECODED_PATH,
     JSON,
     OTHER_METHODS,
+    RAW_PATH,
     SCHEME,
     assert_405,
     component_signed,
@@ -159,3 +161,13 @@ def test_background_tasks_of_dependencies_run_after_the_answer(bus: EventBus) ->
         response = httpx.post(url + PATH, content=v.SW2_BODY, headers=signed(v.SW2_BODY))
     assert receiver_answer(response) == (200, "handled")
     assert done == ["after"]
+
+
+def test_the_scheme_verifies_the_raw_path(bus: EventBus) -> None:
+    """The path signed is the percent-encoded one as sent, not the decoded route path."""
+    app = FastAPI()
+    app.include_router(router(WebhookReceiver(bus, BLOCKLET), DECODED_PATH))
+    body, headers = component_signed(RAW_PATH)
+    with serve_asgi(app) as url:
+        response = httpx.post(url + RAW_PATH, content=body, headers=headers)
+    assert receiver_answer(response) == (200, "handled")

@@ -11,8 +11,10 @@ import webhook_vectors as v
 from flask import Blueprint, Flask
 from framework_support import (
     BLOCKLET,
+    DECODED_PATH,
     JSON,
     OTHER_METHODS,
+    RAW_PATH,
     SCHEME,
     assert_405,
     component_signed,
@@ -128,3 +130,14 @@ def test_two_receivers_on_one_app_by_renaming(bus: EventBus) -> None:
             ]
             == 200
         )
+
+
+def test_the_scheme_verifies_the_raw_path(bus: EventBus) -> None:
+    """The path signed is the percent-encoded one as sent (werkzeug's REQUEST_URI), not the
+    decoded route path."""
+    app = Flask(__name__)
+    app.register_blueprint(blueprint(WebhookReceiver(bus, BLOCKLET), DECODED_PATH))
+    body, headers = component_signed(RAW_PATH)
+    with serve_wsgi(app) as url:
+        response = httpx.post(url + RAW_PATH, content=body, headers=headers)
+    assert receiver_answer(response) == (200, "handled")

@@ -10,8 +10,10 @@ import pytest
 import webhook_vectors as v
 from framework_support import (
     BLOCKLET,
+    DECODED_PATH,
     JSON,
     OTHER_METHODS,
+    RAW_PATH,
     SCHEME,
     assert_405,
     component_signed,
@@ -99,3 +101,12 @@ def test_route_in_a_mount_verifies_the_full_path(bus: EventBus) -> None:
         wrong_query = httpx.post(url + PATH + "?a=2", content=body, headers=headers)
     assert receiver_answer(handled) == (200, "handled")
     assert receiver_answer(wrong_query) == (401, "rejected")
+
+
+def test_the_scheme_verifies_the_raw_path(bus: EventBus) -> None:
+    """The path signed is the percent-encoded one as sent, not the decoded route path."""
+    receiver = WebhookReceiver(bus, BLOCKLET)
+    body, headers = component_signed(RAW_PATH)
+    with serve_asgi(Starlette(routes=[receiver.route(DECODED_PATH)])) as url:
+        response = httpx.post(url + RAW_PATH, content=body, headers=headers)
+    assert receiver_answer(response) == (200, "handled")

@@ -7,10 +7,15 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
+from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from ._response import reject
+from . import _steps as steps
+from ._asgi import _raw_path as asgi_raw_path
+from ._request import WebhookRequest
+from ._response import answer, reject
+from ._wsgi import _raw_path as wsgi_raw_path
 
 if TYPE_CHECKING:
     from ._receiver import WebhookReceiver
@@ -31,6 +36,8 @@ def webhook_view(receiver: WebhookReceiver) -> Callable[[HttpRequest], HttpRespo
     the thread Django runs sync views in.
 
     :param receiver: the receiver to serve
+    The path verified is the raw path as sent: ASGI's ``raw_path``, or under WSGI the
+    server's ``RAW_URI`` or ``REQUEST_URI`` (gunicorn, uWSGI, werkzeug).
     """
 
     @csrf_exempt
@@ -48,27 +55,42 @@ def webhook_view(receiver: WebhookReceiver) -> Callable[[HttpRequest], HttpRespo
 
 def _deliver(receiver: WebhookReceiver, request: HttpRequest) -> WebhookResponse:
     method = request.method or "GET"
-    length = request.META.get("CONTENT_LENGTH") or None
-    if length is not None and not (length.isascii() and length.isdigit()):
-        return reject(400, f"invalid Content-Length header {length!r}").response
-    early = receiver.precheck(
-        method, dict(request.headers), None if length is None else int(length)
-    )
-    if early is not None:
-        return early
+    pairs = tuple(request.headers.items())
     try:
-        body = request.body
+        size = steps.content_length(request.META.get("CONTENT_LENGTH") or None)
+        steps.precheck(method, dict(pairs), size, receiver.max_body_bytes)
+        body = _read_body(request)
+    except Exception as exc:
+        return answer(exc, f"{method} {request.path}")
+    delivery = WebhookRequest.of(
+        body,
+        pairs,
+        method=method,
+        path=request.path,
+        query=request.META.get("QUERY_STRING", ""),
+        raw_path=_raw_path(request),
+    )
+    return receiver.serve(delivery, prechecked=True)
+
+
+def _read_body(request: HttpRequest) -> bytes:
+    """The body, as Django reads it.
+
+    :raises DeliveryRejectedError: 413 over ``DATA_UPLOAD_MAX_MEMORY_SIZE``
+    """
+    try:
+        return request.body
     except RequestDataTooBig:
-        return reject(
+        raise reject(
             413,
             f"the body exceeds Django's DATA_UPLOAD_MAX_MEMORY_SIZE="
             f"{settings.DATA_UPLOAD_MAX_MEMORY_SIZE}; raise it if the sender's events are "
             "this large",
-        ).response
-    return receiver.handle(
-        body,
-        request.headers,
-        method=method,
-        path=request.path,
-        query=request.META.get("QUERY_STRING", ""),
-    )
+        ) from None
+
+
+def _raw_path(request: HttpRequest) -> str:
+    """The path percent-encoded as sent: ASGI's ``raw_path``, or the WSGI server's."""
+    if isinstance(request, ASGIRequest):
+        return asgi_raw_path(dict(request.scope), request.path)
+    return wsgi_raw_path(request.META, request.path)

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ._response import Outcome
+from ._response import OutcomeName
 from ._starlette import webhook_route
 
 if TYPE_CHECKING:
@@ -50,7 +50,7 @@ class WebhookAnswer(BaseModel):
     """The JSON body of every answer: :attr:`eventbus.webhooks.WebhookResponse.body`."""
 
     ok: bool = Field(description="true exactly for a 2xx status: the sender should not retry")
-    outcome: Outcome = Field(
+    outcome: OutcomeName = Field(
         description="handled, ignored or duplicate (200), in_flight (409), failed (500), "
         "rejected (any other status)"
     )

@@ -11,7 +11,10 @@ from typing import TYPE_CHECKING
 from flask import Blueprint, Response, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from ._response import reject
+from . import _steps as steps
+from ._request import WebhookRequest
+from ._response import DeliveryRejectedError, answer, reject
+from ._wsgi import _raw_path
 
 if TYPE_CHECKING:
     from ._receiver import WebhookReceiver
@@ -39,6 +42,8 @@ def blueprint(receiver: WebhookReceiver, path: str) -> Blueprint:
 
     :param receiver: the receiver to serve
     :param path: the route's path, starting with ``/``
+    The path verified is the raw path as sent, from the WSGI server's ``RAW_URI`` or
+    ``REQUEST_URI`` (werkzeug, gunicorn and uWSGI set one).
     """
 
     def receive_webhook() -> Response:
@@ -52,39 +57,48 @@ def blueprint(receiver: WebhookReceiver, path: str) -> Blueprint:
 
 
 def _deliver(receiver: WebhookReceiver) -> WebhookResponse:
-    headers = dict(request.headers.items())
-    early = receiver.precheck(request.method, headers, request.content_length)
-    if early is not None:
-        return early
-    app_limit = request.max_content_length
-    limit = (
-        receiver.max_body_bytes if app_limit is None else min(app_limit, receiver.max_body_bytes)
+    method = request.method
+    path = request.script_root + request.path
+    pairs = tuple(request.headers.items())
+    try:
+        size = steps.content_length(request.headers.get("Content-Length"))
+        steps.precheck(method, dict(pairs), size, receiver.max_body_bytes)
+        body = _read_body(receiver.max_body_bytes)
+    except Exception as exc:
+        return answer(exc, f"{method} {path}")
+    delivery = WebhookRequest.of(
+        body,
+        pairs,
+        method=method,
+        path=path,
+        query=request.query_string.decode("latin-1"),
+        raw_path=_raw_path(request.environ, path),
     )
+    return receiver.serve(delivery, prechecked=True)
+
+
+def _read_body(max_body_bytes: int) -> bytes:
+    """The body, within the smaller of ``max_body_bytes`` and the app's limit.
+
+    :raises DeliveryRejectedError: 413, naming the limit that was passed
+    """
+    app_limit = request.max_content_length
+    limit = max_body_bytes if app_limit is None else min(app_limit, max_body_bytes)
     # One byte over the limit: werkzeug cuts a chunked body at the limit without an error.
     request.max_content_length = limit + 1
     try:
         body = request.get_data(cache=False)
     except RequestEntityTooLarge:
         body = None
-    if body is None or len(body) > limit:
-        return _too_large(receiver, app_limit)
-    return receiver.handle(
-        body,
-        request.headers,
-        method=request.method,
-        path=request.script_root + request.path,
-        query=request.query_string.decode("latin-1"),
-    )
-
-
-def _too_large(receiver: WebhookReceiver, app_limit: int | None) -> WebhookResponse:
-    if app_limit is None or app_limit >= receiver.max_body_bytes:
-        return receiver.too_large(request.content_length)
-    return reject(
+    if body is not None and len(body) <= limit:
+        return body
+    if limit == max_body_bytes:
+        raise DeliveryRejectedError(steps.too_large(max_body_bytes, request.content_length))
+    raise reject(
         413,
         f"the body exceeds the app's MAX_CONTENT_LENGTH={app_limit}; raise it if the "
         "sender's events are this large",
-    ).response
+    )
 
 
 def _flask_response(answer: WebhookResponse) -> Response:
