@@ -284,6 +284,8 @@ def test_wrong_secret_is_rejected_with_its_reason(listen: Callable[..., Listener
     line = listener.line()
     assert " 401 rejected " in line
     assert "reason: signature verification failed: StandardWebhooks: no matching signature" in line
+    assert listener.stop() == 0
+    assert listener.stderr == ""  # the line says it all: no log line repeating it
 
 
 def test_unknown_type_sends_a_minimal_event_with_a_note(listen: Callable[..., Listener]) -> None:

@@ -134,6 +134,8 @@ class _Server(uvicorn.Server):
 def serve(app: ASGIApp, sock: socket.socket, *, on_started: Callable[[], None]) -> None:
     """Serve ``app`` on ``sock`` until SIGINT or SIGTERM, then return (no traceback)."""
     logging.getLogger("eventbus").addFilter(_HideForwardTracebacks())
+    # Each refusal is on its delivery line already; the receiver's own errors still show.
+    logging.getLogger("eventbus.webhooks").setLevel(logging.ERROR)
     config = uvicorn.Config(
         app,
         lifespan="off",
