@@ -102,8 +102,8 @@ def test_python_stripe_library_signature_of_a_lone_surrogate_body_is_handled(
 
 # -- Blocklet's component client (@blocklet/sdk), signing what verifySig checks -------------
 
-#: Keys JavaScript sorts differently from Python (U+FF5E < U+1F600 in UTF-16 code units, the
-#: other way round in code points), and a lone surrogate.
+#: Keys JavaScript sorts differently from Python (U+1F600 < U+FF5E in UTF-16 code units, the
+#: other way round in code points), a lone surrogate and a large float.
 COMPONENT_BODY = json.dumps(
     {
         "id": "evt_component",

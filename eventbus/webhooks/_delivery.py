@@ -16,9 +16,13 @@ from typing import Any
 from .._exceptions import InvalidEventTypeError
 from .._topics import validate_event_type
 from ._json_body import JsonBodyError, parse_json
-from ._response import reject, shown
+from ._response import QUOTE_LIMIT, reject, shown
 
 BLOCKLET_SERVER_TYPE = "$eventName"
+_TYPE_RULE = (
+    "event types are dot-separated segments of letters, digits, '_' and '-', such as "
+    "'invoice.paid'"
+)
 
 
 def is_json_media_type(content_type: str | None) -> bool:
@@ -92,9 +96,9 @@ def _check_type(fields: Mapping[str, Any]) -> None:
     try:
         validate_event_type(event_type)
     except InvalidEventTypeError as exc:
-        # The core's message quotes the whole value; quote at most a bounded part of it.
-        reason = str(exc).replace(repr(event_type), shown(event_type), 1)
-        raise reject(400, f"the event's 'type' is invalid: {reason}") from None
+        # The core's message quotes the whole value (more than once): only when it is short.
+        reason = str(exc) if len(repr(event_type)) <= QUOTE_LIMIT else _TYPE_RULE
+        raise reject(400, f"the event's 'type' {shown(event_type)} is invalid: {reason}") from None
 
 
 def _json_kind(value: object) -> str:

@@ -116,7 +116,8 @@ def _merge(target: Any, source: Any) -> Any:
     """``qs``'s ``utils.merge``, which folds each key's object into the result."""
     if not isinstance(source, dict | list):
         if isinstance(target, list):
-            return [*target, source] if len(target) < _ARRAY_LIMIT else _as_object([*target, source])
+            appended = [*target, source]
+            return appended if len(target) < _ARRAY_LIMIT else _as_object(appended)
         return [target, source]
     if not isinstance(target, dict | list):
         return [target, *_spread(source)]
