@@ -3,7 +3,9 @@ through Django's test client and through a real WSGI server (werkzeug serving Dj
 
 from __future__ import annotations
 
+import socket
 import sys
+import threading
 import types
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,8 +14,10 @@ from typing import Any
 import django
 import httpx
 import pytest
+import uvicorn
 import webhook_vectors as v
 from django.conf import settings
+from django.core.handlers.asgi import ASGIHandler
 from django.core.handlers.wsgi import WSGIHandler
 from django.test import Client, override_settings
 from django.urls import path
@@ -194,3 +198,30 @@ def test_server_the_scheme_verifies_the_raw_path(bus: EventBus) -> None:
     with urlconf(WebhookReceiver(bus, BLOCKLET), DECODED_PATH), serve_wsgi(WSGIHandler()) as url:
         response = httpx.post(url + RAW_PATH, content=body, headers=headers)
     assert receiver_answer(response) == (200, "handled")
+
+
+@contextmanager
+def serve_django_asgi() -> Iterator[str]:
+    """Django's ASGI handler under uvicorn in a thread (no lifespan: Django has none)."""
+    sock = socket.create_server(("127.0.0.1", 0))
+    config = uvicorn.Config(ASGIHandler(), lifespan="off", log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]})
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+
+
+def test_asgi_server_passes_the_raw_path_and_answers_405(bus: EventBus) -> None:
+    """Under uvicorn and Django's ASGI handler: the raw path from the ASGI scope is what
+    the scheme verifies, and GET is the receiver's 405."""
+    body, headers = component_signed(RAW_PATH)
+    with urlconf(WebhookReceiver(bus, BLOCKLET), DECODED_PATH), serve_django_asgi() as url:
+        response = httpx.post(url + RAW_PATH, content=body, headers=headers)
+        not_allowed = httpx.get(url + RAW_PATH)
+    assert receiver_answer(response) == (200, "handled")
+    assert_405(not_allowed)
