@@ -225,3 +225,10 @@ def test_asgi_server_passes_the_raw_path_and_answers_405(bus: EventBus) -> None:
         not_allowed = httpx.get(url + RAW_PATH)
     assert receiver_answer(response) == (200, "handled")
     assert_405(not_allowed)
+
+
+def test_public_names() -> None:
+    """The module's surface is the view factory."""
+    import eventbus.webhooks.django as module
+
+    assert module.__all__ == ["webhook_view"]

@@ -171,3 +171,10 @@ def test_the_scheme_verifies_the_raw_path(bus: EventBus) -> None:
     with serve_asgi(app) as url:
         response = httpx.post(url + RAW_PATH, content=body, headers=headers)
     assert receiver_answer(response) == (200, "handled")
+
+
+def test_public_names() -> None:
+    """The module's surface: the router factory and the answer's model."""
+    import eventbus.webhooks.fastapi as module
+
+    assert module.__all__ == ["WebhookAnswer", "router"]

@@ -141,3 +141,10 @@ def test_the_scheme_verifies_the_raw_path(bus: EventBus) -> None:
     with serve_wsgi(app) as url:
         response = httpx.post(url + RAW_PATH, content=body, headers=headers)
     assert receiver_answer(response) == (200, "handled")
+
+
+def test_public_names() -> None:
+    """The module's surface is the blueprint factory."""
+    import eventbus.webhooks.flask as module
+
+    assert module.__all__ == ["blueprint"]

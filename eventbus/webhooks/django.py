@@ -33,21 +33,21 @@ def webhook_view(receiver: WebhookReceiver) -> Callable[[HttpRequest], HttpRespo
     answer is the receiver's JSON with its headers: a body over ``max_body_bytes`` or over
     ``DATA_UPLOAD_MAX_MEMORY_SIZE`` gets its 413, not Django's HTML 400. The view is sync:
     handlers run in the request's thread (:meth:`WebhookReceiver.handle`), under ASGI in
-    the thread Django runs sync views in.
+    the thread Django runs sync views in. The path verified is the raw path as sent:
+    ASGI's ``raw_path``, or under WSGI the server's ``RAW_URI`` or ``REQUEST_URI``
+    (gunicorn, uWSGI, werkzeug).
 
     :param receiver: the receiver to serve
-    The path verified is the raw path as sent: ASGI's ``raw_path``, or under WSGI the
-    server's ``RAW_URI`` or ``REQUEST_URI`` (gunicorn, uWSGI, werkzeug).
     """
 
     @csrf_exempt
     def receive_webhook(request: HttpRequest) -> HttpResponse:
-        answer = _deliver(receiver, request)
+        response = _deliver(receiver, request)
         return HttpResponse(
-            answer.content,
-            status=answer.status,
+            response.content,
+            status=response.status,
             content_type="application/json",
-            headers=dict(answer.headers),
+            headers=dict(response.headers),
         )
 
     return receive_webhook

@@ -38,12 +38,11 @@ def blueprint(receiver: WebhookReceiver, path: str) -> Blueprint:
 
     The blueprint is named ``eventbus_webhook``; register a second one on the same app
     with ``app.register_blueprint(bp, name="...")``. A ``url_prefix`` given at registration
-    is part of the path the scheme verifies.
+    is part of the path the scheme verifies: the raw path as sent, from the WSGI server's
+    ``RAW_URI`` or ``REQUEST_URI`` (werkzeug, gunicorn and uWSGI set one).
 
     :param receiver: the receiver to serve
     :param path: the route's path, starting with ``/``
-    The path verified is the raw path as sent, from the WSGI server's ``RAW_URI`` or
-    ``REQUEST_URI`` (werkzeug, gunicorn and uWSGI set one).
     """
 
     def receive_webhook() -> Response:
@@ -101,10 +100,10 @@ def _read_body(max_body_bytes: int) -> bytes:
     )
 
 
-def _flask_response(answer: WebhookResponse) -> Response:
+def _flask_response(response: WebhookResponse) -> Response:
     return Response(
-        answer.content,
-        status=answer.status,
-        headers=dict(answer.headers),
+        response.content,
+        status=response.status,
+        headers=dict(response.headers),
         content_type="application/json",
     )
