@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -69,7 +69,7 @@ def router(receiver: WebhookReceiver, path: str) -> APIRouter:
     """
     app = receiver.asgi_app()
 
-    async def receive_webhook(request: Request) -> Response:
+    async def receive_webhook() -> Response:
         return _Delegate(app)
 
     api = APIRouter()
