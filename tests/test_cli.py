@@ -620,6 +620,10 @@ def test_signals_stop_it_cleanly(listen: Callable[..., Listener], signum: int) -
         ),
         pytest.param([], 2, "required: COMMAND", id="no-command"),
         pytest.param(
+            ["trigger", "invoice.paid", "--secret", SECRET, "--url", "localhost:8787"], 2,
+            "--url must be an http:// or https:// URL", id="url-not-a-url",
+        ),
+        pytest.param(
             ["trigger", "invoice.paid", "--secret", SECRET, "--timestamp", "soon"], 2,
             "not a unix time in whole seconds: 'soon'", id="timestamp-not-a-number",
         ),
@@ -677,3 +681,4 @@ def test_missing_cli_extra_says_what_to_install(args: list[str], missing: str) -
     assert f"needs {missing}" in result.stderr
     assert "pip install 'eventbus[cli]'" in result.stderr
     assert result.stderr.count("\n") == 1
+

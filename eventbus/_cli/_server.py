@@ -52,24 +52,19 @@ class Forwarder:
         return self._client
 
     async def __call__(self, event: Event[Any]) -> None:
-        delivery = current_delivery.get()
-        if delivery is None:  # published on the bus by other code, not a delivery
-            body, msg_id = event.to_json(), event.id
-        else:
-            body = bytes(delivery.body)
-            msg_id = delivery.headers.get("webhook-id") or event.id
+        delivery = current_delivery.get()  # the listener's bus publishes only deliveries
+        body = bytes(delivery.body)
+        msg_id = delivery.headers.get("webhook-id") or event.id
         try:
             response = await self._connection().post(
                 self.url, content=body, headers=sign(self.scheme, body, msg_id=msg_id)
             )
         except httpx.HTTPError as exc:
-            if delivery is not None:
-                delivery.forwarded = f"failed ({_describe(exc)})"
+            delivery.forwarded = f"failed ({_describe(exc)})"
             raise ForwardError(f"{self.url} unreachable: {_describe(exc)}") from None
-        if delivery is not None:
-            delivery.forwarded = f"{response.status_code} {response.reason_phrase}".strip()
-            content_type = response.headers.get("content-type", "application/octet-stream")
-            delivery.relayed = Relayed(response.status_code, content_type, response.content)
+        delivery.forwarded = f"{response.status_code} {response.reason_phrase}".strip()
+        content_type = response.headers.get("content-type", "application/octet-stream")
+        delivery.relayed = Relayed(response.status_code, content_type, response.content)
 
 
 class PassThroughStore:

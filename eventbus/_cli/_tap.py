@@ -65,8 +65,9 @@ class Delivery:
     relayed: Relayed | None = None
 
 
-#: The delivery being handled, so the forwarding handler can re-send its exact bytes.
-current_delivery: ContextVar[Delivery | None] = ContextVar("eventbus_cli_delivery", default=None)
+#: The delivery being handled, so the forwarding handler can re-send its exact bytes (set
+#: for every request the listener answers; outside one, ``get()`` raises LookupError).
+current_delivery: ContextVar[Delivery] = ContextVar("eventbus_cli_delivery")
 
 
 class Tap:
