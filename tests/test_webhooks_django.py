@@ -216,15 +216,24 @@ def serve_django_asgi() -> Iterator[str]:
         sock.close()
 
 
-def test_asgi_server_passes_the_raw_path_and_answers_405(bus: EventBus) -> None:
+def test_asgi_server_passes_the_raw_path_and_answers_405_and_413(bus: EventBus) -> None:
     """Under uvicorn and Django's ASGI handler: the raw path from the ASGI scope is what
-    the scheme verifies, and GET is the receiver's 405."""
+    the scheme verifies, GET is the receiver's 405, and a chunked body over max_body_bytes
+    (which Django read whole, with no Content-Length to check) its 413."""
+    receiver = WebhookReceiver(bus, BLOCKLET, max_body_bytes=2000)
     body, headers = component_signed(RAW_PATH)
-    with urlconf(WebhookReceiver(bus, BLOCKLET), DECODED_PATH), serve_django_asgi() as url:
+
+    def chunks() -> Iterator[bytes]:
+        yield from (b" " * 1000 for _ in range(3))
+
+    with urlconf(receiver, DECODED_PATH), serve_django_asgi() as url:
         response = httpx.post(url + RAW_PATH, content=body, headers=headers)
         not_allowed = httpx.get(url + RAW_PATH)
+        chunked = httpx.post(url + RAW_PATH, content=chunks(), headers=headers)
     assert receiver_answer(response) == (200, "handled")
     assert_405(not_allowed)
+    assert receiver_answer(chunked) == (413, "rejected")
+    assert "max_body_bytes=2000" in chunked.json()["error"]
 
 
 def test_public_names() -> None:

@@ -14,7 +14,7 @@ from django.views.decorators.csrf import csrf_exempt
 from . import _steps as steps
 from ._asgi import _raw_path as asgi_raw_path
 from ._request import WebhookRequest
-from ._response import answer, reject
+from ._response import DeliveryRejectedError, answer, reject
 from ._wsgi import _raw_path as wsgi_raw_path
 
 if TYPE_CHECKING:
@@ -59,7 +59,7 @@ def _deliver(receiver: WebhookReceiver, request: HttpRequest) -> WebhookResponse
     try:
         size = steps.content_length(request.META.get("CONTENT_LENGTH") or None)
         steps.precheck(method, dict(pairs), size, receiver.max_body_bytes)
-        body = _read_body(request)
+        body = _read_body(request, receiver.max_body_bytes)
     except Exception as exc:
         return answer(exc, f"{method} {request.path}")
     delivery = WebhookRequest.of(
@@ -73,13 +73,14 @@ def _deliver(receiver: WebhookReceiver, request: HttpRequest) -> WebhookResponse
     return receiver.serve(delivery, prechecked=True)
 
 
-def _read_body(request: HttpRequest) -> bytes:
-    """The body, as Django reads it.
+def _read_body(request: HttpRequest, limit: int) -> bytes:
+    """The body, as Django reads it (under ASGI Django has read it before the view, also
+    when it came chunked, without a ``Content-Length`` to check first).
 
-    :raises DeliveryRejectedError: 413 over ``DATA_UPLOAD_MAX_MEMORY_SIZE``
+    :raises DeliveryRejectedError: 413 over ``DATA_UPLOAD_MAX_MEMORY_SIZE`` or ``limit``
     """
     try:
-        return request.body
+        body = request.body
     except RequestDataTooBig:
         raise reject(
             413,
@@ -87,6 +88,9 @@ def _read_body(request: HttpRequest) -> bytes:
             f"{settings.DATA_UPLOAD_MAX_MEMORY_SIZE}; raise it if the sender's events are "
             "this large",
         ) from None
+    if len(body) > limit:
+        raise DeliveryRejectedError(steps.too_large(limit, len(body)))
+    return body
 
 
 def _raw_path(request: HttpRequest) -> str:
