@@ -114,13 +114,16 @@ def _nest(key: str, leaf: Any) -> Any:
 
 def _merge(target: Any, source: Any) -> Any:
     """``qs``'s ``utils.merge``, which folds each key's object into the result."""
+    if source == "":
+        return target  # falsy in JavaScript: qs merges nothing
     if not isinstance(source, dict | list):
         if isinstance(target, list):
             appended = [*target, source]
             return appended if len(target) < _ARRAY_LIMIT else _as_object(appended)
         return [target, source]
     if not isinstance(target, dict | list):
-        return [target, *_spread(source)]
+        combined = [target, *_spread(source)]
+        return _as_object(combined) if len(combined) > _ARRAY_LIMIT else combined
     if isinstance(target, list) and isinstance(source, list):
         merged = list(target)
         for index, item in enumerate(source):
@@ -133,7 +136,7 @@ def _merge(target: Any, source: Any) -> Any:
                 merged[index] = _merge(merged[index], item)
             else:
                 merged.append(item)
-        return merged
+        return _as_object(merged) if len(merged) > _ARRAY_LIMIT else merged
     result = _as_object(target)
     for key, value in _as_object(source).items():
         result[key] = _merge(result[key], value) if key in result else value
