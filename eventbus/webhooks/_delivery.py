@@ -97,8 +97,11 @@ def _check_type(fields: Mapping[str, Any]) -> None:
         validate_event_type(event_type)
     except InvalidEventTypeError as exc:
         # The core's message quotes the whole value (more than once): only when it is short.
-        reason = str(exc) if len(repr(event_type)) <= QUOTE_LIMIT else _TYPE_RULE
-        raise reject(400, f"the event's 'type' {shown(event_type)} is invalid: {reason}") from None
+        if len(repr(event_type)) <= QUOTE_LIMIT:
+            raise reject(400, f"the event's 'type' is invalid: {exc}") from None
+        raise reject(
+            400, f"the event's 'type' {shown(event_type)} is invalid: {_TYPE_RULE}"
+        ) from None
 
 
 def _json_kind(value: object) -> str:
