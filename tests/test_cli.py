@@ -681,4 +681,3 @@ def test_missing_cli_extra_says_what_to_install(args: list[str], missing: str) -
     assert f"needs {missing}" in result.stderr
     assert "pip install 'eventbus[cli]'" in result.stderr
     assert result.stderr.count("\n") == 1
-
