@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -158,3 +159,46 @@ def test_wsgiref_refusal_is_logged(bus: EventBus, caplog: pytest.LogCaptureFixtu
         headers = repeated(STANDARD.sign(body), "webhook-signature")
         assert httpx.post(url + "/hooks", content=body, headers=headers).status_code == 401
     assert "POST /hooks answered 401 rejected" in caplog.text
+
+
+# -- WSGI bodies without a Content-Length, over werkzeug (which terminates the stream) ----
+
+
+def chunks(body: bytes) -> Iterator[bytes]:
+    yield body[:7]
+    yield body[7:]
+
+
+def test_wsgi_chunked_body_is_read_to_its_end(bus: EventBus, published: list[Event[Any]]) -> None:
+    body = body_of()
+    with serve_wsgi(WebhookReceiver(bus, STANDARD).wsgi_app()) as url:
+        response = httpx.post(url, content=chunks(body), headers={**JSON, **STANDARD.sign(body)})
+    assert (response.status_code, response.json()["outcome"]) == (200, "handled")
+    assert [event.id for event in published] == ["evt_1"]
+
+
+def test_wsgi_chunked_body_over_the_limit_is_413(bus: EventBus) -> None:
+    body = body_of(object={"id": "x" * 500})
+    receiver = WebhookReceiver(bus, STANDARD, max_body_bytes=100)
+    with serve_wsgi(receiver.wsgi_app()) as url:
+        response = httpx.post(url, content=chunks(body), headers={**JSON, **STANDARD.sign(body)})
+    assert response.status_code == 413
+
+
+def test_wsgi_without_length_on_a_server_that_does_not_terminate_reads_nothing(
+    bus: EventBus, published: list[Event[Any]]
+) -> None:
+    """PEP 3333 forbids reading past Content-Length: with none, under wsgiref (which does
+    not set ``wsgi.input_terminated``), the body read is empty and fails its signature."""
+    body = body_of()
+    signed = "".join(f"{name}: {value}\n" for name, value in STANDARD.sign(body).items())
+    with serve_wsgiref(WebhookReceiver(bus, STANDARD).wsgi_app()) as url:
+        sock = open_request(url, "POST / HTTP/1.0\nContent-Type: application/json\n" + signed, body)
+        try:
+            sock.shutdown(socket.SHUT_WR)
+            status, answer = read_response(sock)
+        finally:
+            sock.close()
+    assert status == 401
+    assert "no matching signature" in answer["error"]
+    assert published == []

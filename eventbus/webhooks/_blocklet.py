@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from ._errors import SignatureError
 from ._json_body import JsonBodyError, parse_json
 from ._qs import parse_query
+from ._response import shown
 from ._scheme import (
     as_list,
     check_freshness,
@@ -134,7 +135,8 @@ class BlockletComponentSignature:
         if version not in (None, "1"):
             raise SignatureError(
                 scheme=_NAME,
-                reason=f"malformed header 'x-component-sig-version': {version!r}, expected '1'",
+                reason=f"malformed header 'x-component-sig-version': {shown(version)}, expected "
+                "'1'",
             )
         parsed = _parse_body(body)
         check_freshness(iat, self.tolerance, "x-component-sig-iat", _NAME)
@@ -144,7 +146,7 @@ class BlockletComponentSignature:
                 return
         raise SignatureError(
             scheme=_NAME,
-            reason=f"no matching signature for {method.upper()} {path} under any of the "
+            reason=f"no matching signature for {method.upper()} {shown(path)} under any of the "
             f"{len(self._keys)} key(s); check the app public key, and that the path given "
             "is the full path the sender requested (mount prefix included, percent-encoded as "
             "sent)",

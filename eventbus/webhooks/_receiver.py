@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Generator, Iterable, Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import anyio
 import anyio.to_thread
@@ -34,16 +33,14 @@ if TYPE_CHECKING:
     from ._wsgi import WsgiWebhookApp
 
 
-@dataclass(frozen=True, slots=True)
-class _Store:
+class _Store(NamedTuple):
     """Effect: call the idempotency store (``settle`` runs even while being cancelled)."""
 
     call: Callable[[], Any]
     shielded: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class _Publish:
+class _Publish(NamedTuple):
     """Effect: publish ``event`` on the bus, skipping the handlers already completed."""
 
     event: Event[Any]
@@ -279,32 +276,30 @@ class WebhookReceiver:
         return outcome
 
     def _run_sync(self, handling: _Handling) -> Outcome:
-        step: Callable[[], _Effect] = functools.partial(handling.send, None)
+        reply: Any = None
+        error: BaseException | None = None
         while True:
             try:
-                effect = step()
+                effect = handling.send(reply) if error is None else handling.throw(error)
             except StopIteration as stop:
                 return stop.value  # type: ignore[no-any-return]
             try:
-                reply = self._apply_sync(effect)
+                reply, error = self._apply_sync(effect), None
             except BaseException as exc:
-                step = functools.partial(handling.throw, exc)
-            else:
-                step = functools.partial(handling.send, reply)
+                reply, error = None, exc
 
     async def _run_async(self, handling: _Handling) -> Outcome:
-        step: Callable[[], _Effect] = functools.partial(handling.send, None)
+        reply: Any = None
+        error: BaseException | None = None
         while True:
             try:
-                effect = step()
+                effect = handling.send(reply) if error is None else handling.throw(error)
             except StopIteration as stop:
                 return stop.value  # type: ignore[no-any-return]
             try:
-                reply = await self._apply_async(effect)
+                reply, error = await self._apply_async(effect), None
             except BaseException as exc:
-                step = functools.partial(handling.throw, exc)
-            else:
-                step = functools.partial(handling.send, reply)
+                reply, error = None, exc
 
     def _apply_sync(self, effect: _Effect) -> Any:
         if isinstance(effect, _Publish):

@@ -55,7 +55,7 @@ class WebhookRequest:
         items: Iterable[tuple[str, str]] = (
             headers.items() if not isinstance(headers, Sequence) else headers
         )
-        pairs = tuple((str(name).lower(), str(value)) for name, value in items)
+        pairs = tuple([(name.lower(), value) for name, value in items])
         return cls(
             method.upper(), path, path if raw_path is None else raw_path, query, pairs, bytes(body)
         )

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Protocol, runtime_checkable
 
 from ._errors import SignatureError
+from ._response import shown
 
 
 @runtime_checkable
@@ -90,7 +91,7 @@ def parse_unix_time(value: str, header: str, scheme: str) -> int:
         raise SignatureError(
             scheme=scheme,
             reason=f"malformed header {header!r}: expected integer unix seconds between 0 and "
-            f"{_LAST_TIME} (year 9999), got {_cut(value)}",
+            f"{_LAST_TIME} (year 9999), got {shown(value)}",
         )
     return int(text)
 
@@ -101,10 +102,6 @@ def matches_any(expected: bytes, given: Iterable[bytes]) -> bool:
     for candidate in given:
         found |= hmac.compare_digest(expected, candidate)
     return found
-
-
-def _cut(value: str) -> str:
-    return repr(value) if len(value) <= 40 else f"{value[:40]!r}... ({len(value)} characters)"
 
 
 def _show(moment: float) -> str:

@@ -135,6 +135,8 @@ class StandardWebhooks:
 
 def _header_set(headers: Mapping[str, str]) -> str:
     """``webhook`` or ``svix``: the first set given completely (else the one begun)."""
+    if all(get_header(headers, f"webhook-{part}") for part in _PARTS):
+        return "webhook"
     given = {
         prefix: [part for part in _PARTS if get_header(headers, f"{prefix}-{part}")]
         for prefix in _SETS
