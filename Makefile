@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+DEMO_STAMP := $(VENV)/.installed-demo
 # The npm reference signers the interop tests run with node; outside the repo, installed
 # once and reused (tests/webhook_node.py finds the same folder).
 NPM_DIR := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/eventbus/npm
@@ -15,6 +16,13 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $(STAMP)
+
+# The demo needs only the demo extra (the commands' uvicorn and httpx, and trio), not the
+# test tools and frameworks of the dev extra.
+$(DEMO_STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[demo]'
+	touch $(DEMO_STAMP)
 
 $(NPM_STAMP):
 	mkdir -p $(NPM_DIR)
@@ -33,7 +41,7 @@ test: lint typecheck $(NPM_STAMP)
 	$(PY) -m coverage combine --quiet
 	$(PY) -m coverage report
 
-demo: $(STAMP)
+demo: $(DEMO_STAMP)
 	$(PY) examples/demo.py
 
 bench: $(STAMP)

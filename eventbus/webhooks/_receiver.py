@@ -24,6 +24,8 @@ from ._response import DeliveryRejectedError, Outcome, WebhookResponse, answer
 from ._scheme import SignatureScheme
 
 if TYPE_CHECKING:
+    from starlette.routing import Route
+
     from .._bus import EventBus
     from .._envelope import Event
     from .._result import PublishResult
@@ -199,6 +201,17 @@ class WebhookReceiver:
         from ._asgi import AsgiWebhookApp
 
         return AsgiWebhookApp(self)
+
+    def route(self, path: str) -> Route:
+        """A Starlette route serving this receiver at exactly ``path`` (needs Starlette).
+
+        Put it in ``Starlette(routes=[...])`` or a ``Mount``; every answer, 405 (with
+        ``Allow: POST``) and 413 included, is the receiver's JSON. For FastAPI use
+        :func:`eventbus.webhooks.fastapi.router`, which also documents the operation.
+        """
+        from ._starlette import webhook_route
+
+        return webhook_route(self, path)
 
     def wsgi_app(self) -> WsgiWebhookApp:
         """A WSGI application serving this receiver, for WSGI servers, Flask and Django."""
