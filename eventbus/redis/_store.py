@@ -41,7 +41,8 @@ class RedisIdempotencyStore:
     timed by the server's clock, and a settle is fenced by its claim's token, so a holder
     whose lease ran out cannot release or overwrite its successor's. Each event is one hash
     (``<prefix>:inbox:event:<id>``) that expires ``ttl`` seconds after its first claim;
-    dead letters are indexed in ``<prefix>:inbox:dead-letters``.
+    dead letters are indexed in ``<prefix>:inbox:dead-letters``. A settle's script touches
+    both keys, so Redis Cluster is not supported (one server, or a primary with replicas).
 
     :param url_or_client: a ``redis://`` URL (both a sync and an async client are made from
         it), a ``redis.Redis`` (async calls run it in a worker thread) or a
