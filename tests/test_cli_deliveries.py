@@ -66,7 +66,7 @@ def outbox_path(tmp_path: Path) -> Path:
         lease = leases[event_id]
         attempt = Attempt(event_id, "we_a", 0, "succeeded" if ok else "failed", status, "",
                           error, 0.1, "scheduled", T0 + timedelta(hours=1), next_at)  # fmt: skip
-        outbox.settle(lease, attempt, final)  # type: ignore[arg-type]
+        outbox.settle([(lease, attempt, final)])  # type: ignore[list-item]
     return path
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from eventbus._exceptions import StoreFileMissingError
 from eventbus.webhooks import Attempt, Endpoint, Outbox, SqliteOutbox
-from eventbus.webhooks._outbox import Lease, Message
+from eventbus.webhooks._outbox import DeliveryStatus, Lease, Message
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 LEASE = timedelta(seconds=60)
@@ -64,6 +64,11 @@ def attempt(lease: Lease, ok: bool, at: datetime, next_at: datetime | None = Non
     )
 
 
+def settle(outbox: Outbox, lease: Lease, done: Attempt, status: DeliveryStatus) -> object:
+    [failing_since] = outbox.settle([(lease, done, status)])
+    return failing_since
+
+
 def claim_all(outbox: Outbox, now: datetime = T0, limit: int = 10) -> list[Lease]:
     return outbox.claim(now, LEASE, limit, per_endpoint=limit, in_flight={})
 
@@ -111,7 +116,7 @@ def test_delete_endpoint_takes_its_deliveries(outbox: Outbox) -> None:
     outbox.add_endpoint(endpoint(2))
     outbox.enqueue(message(), ["we_1", "we_2"])
     [first, _] = claim_all(outbox)
-    outbox.settle(first, attempt(first, True, T0), "succeeded")
+    settle(outbox, first, attempt(first, True, T0), "succeeded")
     assert outbox.delete_endpoint("we_1") is True
     assert outbox.delete_endpoint("we_1") is False
     assert [d.endpoint_id for d in outbox.deliveries(endpoint_id=None, status=None, limit=10)] == [
@@ -196,13 +201,13 @@ def test_settle_records_attempts_and_moves_the_delivery(outbox: Outbox) -> None:
     outbox.enqueue(message(), ["we_1"])
     [lease] = claim_all(outbox)
     later = T0 + timedelta(seconds=5)
-    assert outbox.settle(lease, attempt(lease, False, T0, later), "pending") == T0
+    assert settle(outbox, lease, attempt(lease, False, T0, later), "pending") == T0
     [delivery] = outbox.deliveries(endpoint_id="we_1", status="pending", limit=10)
     assert (delivery.attempts, delivery.next_attempt_at) == (1, later)
     assert claim_all(outbox) == []
     [again] = claim_all(outbox, later)
     assert again.step == 1
-    assert outbox.settle(again, attempt(again, True, later), "succeeded") is None
+    assert settle(outbox, again, attempt(again, True, later), "succeeded") is None
     first, second = outbox.attempts(event_id="evt_1", endpoint_id=None)
     assert (first.number, first.status, first.next_attempt_at) == (1, "failed", later)
     assert (second.number, second.status, second.response_body) == (2, "succeeded", "body")
@@ -216,9 +221,9 @@ def test_a_stale_lease_records_its_attempt_but_leaves_the_delivery(outbox: Outbo
     outbox.enqueue(message(), ["we_1"])
     [stale] = claim_all(outbox)
     [current] = claim_all(outbox, T0 + LEASE)
-    outbox.settle(stale, attempt(stale, True, T0 + LEASE), "succeeded")
+    settle(outbox, stale, attempt(stale, True, T0 + LEASE), "succeeded")
     assert outbox.deliveries(endpoint_id=None, status="pending", limit=10)
-    outbox.settle(current, attempt(current, False, T0 + LEASE), "failed")
+    settle(outbox, current, attempt(current, False, T0 + LEASE), "failed")
     assert [a.number for a in outbox.attempts(event_id=None, endpoint_id=None)] == [1, 2]
     assert outbox.deliveries(endpoint_id=None, status="failed", limit=10)
 
@@ -229,10 +234,10 @@ def test_failing_since_is_kept_until_a_success(outbox: Outbox) -> None:
     for number, moment in enumerate((T0, T0 + LEASE)):
         outbox.enqueue(message(f"evt_{number}", moment), ["we_1"])
         [lease] = claim_all(outbox, moment)
-        assert outbox.settle(lease, attempt(lease, False, moment), "failed") == T0
+        assert settle(outbox, lease, attempt(lease, False, moment), "failed") == T0
     outbox.enqueue(message("evt_ok", T0 + 2 * LEASE), ["we_1"])
     [lease] = claim_all(outbox, T0 + 2 * LEASE)
-    assert outbox.settle(lease, attempt(lease, True, T0 + 2 * LEASE), "succeeded") is None
+    assert settle(outbox, lease, attempt(lease, True, T0 + 2 * LEASE), "succeeded") is None
     endpoint_now = outbox.get_endpoint("we_1")
     assert endpoint_now is not None
     assert endpoint_now.failing_since is None
@@ -243,7 +248,7 @@ def test_schedule_makes_a_manual_attempt_due_now(outbox: Outbox) -> None:
     outbox.add_endpoint(endpoint())
     outbox.enqueue(message(), ["we_1"])
     [lease] = claim_all(outbox)
-    outbox.settle(lease, attempt(lease, True, T0), "succeeded")
+    settle(outbox, lease, attempt(lease, True, T0), "succeeded")
     later = T0 + LEASE
     assert outbox.schedule("evt_1", "we_1", later) is True
     assert outbox.schedule("evt_1", "we_none", later) is False
@@ -257,9 +262,9 @@ def test_recover_restarts_what_never_succeeded_since(outbox: Outbox) -> None:
     for number in range(3):
         outbox.enqueue(message(f"evt_{number}", T0 + timedelta(seconds=number)), ["we_1"])
     leases = {lease.message.event_id: lease for lease in claim_all(outbox, T0 + LEASE)}
-    outbox.settle(leases["evt_0"], attempt(leases["evt_0"], False, T0 + LEASE), "failed")
-    outbox.settle(leases["evt_1"], attempt(leases["evt_1"], False, T0 + LEASE), "failed")
-    outbox.settle(leases["evt_2"], attempt(leases["evt_2"], True, T0 + LEASE), "succeeded")
+    settle(outbox, leases["evt_0"], attempt(leases["evt_0"], False, T0 + LEASE), "failed")
+    settle(outbox, leases["evt_1"], attempt(leases["evt_1"], False, T0 + LEASE), "failed")
+    settle(outbox, leases["evt_2"], attempt(leases["evt_2"], True, T0 + LEASE), "succeeded")
     later = T0 + 2 * LEASE
     assert outbox.recover("we_1", T0 + timedelta(seconds=1), later) == 1
     [again] = claim_all(outbox, later)
@@ -279,7 +284,7 @@ def test_deliveries_and_attempts_filter_and_order(outbox: Outbox) -> None:
     assert [d.event_id for d in listed] == ["evt_2", "evt_1"]
     assert outbox.deliveries(endpoint_id=None, status="failed", limit=10) == []
     for lease in claim_all(outbox, T0 + LEASE):
-        outbox.settle(lease, attempt(lease, False, T0 + LEASE), "failed")
+        settle(outbox, lease, attempt(lease, False, T0 + LEASE), "failed")
     assert len(outbox.attempts(event_id="evt_0", endpoint_id=None)) == 2
     assert len(outbox.attempts(event_id=None, endpoint_id="we_2")) == 3
     assert outbox.next_due() is None
@@ -294,9 +299,9 @@ def test_purge_deletes_finished_deliveries_past_retention(tmp_path: Path) -> Non
     outbox.enqueue(message("evt_pending"), ["we_1"])
     outbox.enqueue(message("evt_recent"), ["we_1"])
     leases = {lease.message.event_id: lease for lease in claim_all(outbox)}
-    outbox.settle(leases["evt_old"], attempt(leases["evt_old"], True, T0), "succeeded")
+    settle(outbox, leases["evt_old"], attempt(leases["evt_old"], True, T0), "succeeded")
     recent = T0 + timedelta(days=2)
-    outbox.settle(leases["evt_recent"], attempt(leases["evt_recent"], False, recent), "failed")
+    settle(outbox, leases["evt_recent"], attempt(leases["evt_recent"], False, recent), "failed")
     assert outbox.purge(T0 + timedelta(days=2, seconds=1)) == 1
     left = {d.event_id for d in outbox.deliveries(endpoint_id=None, status=None, limit=10)}
     assert left == {"evt_pending", "evt_recent"}

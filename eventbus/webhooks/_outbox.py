@@ -94,6 +94,10 @@ class Lease:
     lease_until: datetime
 
 
+#: What one attempt settles: the lease it ran under, its record, the delivery's new status.
+Settlement = tuple[Lease, Attempt, DeliveryStatus]
+
+
 @runtime_checkable
 class Outbox(Protocol):
     """Durable storage for the webhook sender.
@@ -150,14 +154,17 @@ class Outbox(Protocol):
         A delivery whose lease ran out (its worker died) is due again."""
         ...
 
-    def settle(
-        self, claim: Lease, attempt: Attempt, status: DeliveryStatus, /
-    ) -> datetime | None:
-        """Record ``attempt`` (its ``number`` is assigned here) and, if ``claim`` still holds
-        the lease, move the delivery to ``status`` / ``attempt.next_attempt_at``. Track the
-        endpoint's failures: a success clears ``failing_since``, a failure sets it if unset.
+    def release(self, leases: Sequence[Lease], /) -> None:
+        """Give back leases not sent (a stopping worker's buffer): due again at once."""
+        ...
 
-        :returns: the endpoint's ``failing_since`` afterwards
+    def settle(self, results: Sequence[Settlement], /) -> list[datetime | None]:
+        """In one transaction, for each ``(lease, attempt, status)``: record ``attempt`` (its
+        ``number`` is assigned here) and, if ``lease`` still holds the delivery, move it to
+        ``status`` and ``attempt.next_attempt_at``. Track each endpoint's failures: a success
+        clears ``failing_since``, a failure sets it if unset.
+
+        :returns: each endpoint's ``failing_since`` afterwards, in the order given
         """
         ...
 

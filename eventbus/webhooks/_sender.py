@@ -8,41 +8,30 @@ after the next step of the schedule, or failed for good once the schedule is exh
 
 from __future__ import annotations
 
-import functools
-import random
 import threading
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import anyio
-import anyio.to_thread
 
 from .._envelope import Event
 from .._topics import matches
 from ._addresses import AddressPolicy, IPNetwork, Resolver
-from ._attempt import Answer, trace_headers
+from ._attempt import trace_headers
 from ._endpoints import Endpoint, Endpoints, utc_now
-from ._outbox import Attempt, DeliveryStatus, Lease, Message, OutboundDelivery, Outbox
+from ._outbox import Attempt, DeliveryStatus, Message, OutboundDelivery, Outbox
 from ._sender_errors import DeliveryNotFoundError
 
 if TYPE_CHECKING:
     from .._bus import EventBus
     from .._subscription import Subscription
 
-#: One attempt: POST the leased delivery at the given time, and what came of it.
-Send = Callable[[Lease, datetime], Awaitable[Answer]]
 #: The name of the subscription :meth:`WebhookSender.attach` makes.
 SUBSCRIPTION_NAME = "eventbus.webhooks.sender"
 #: Types the sender publishes itself; they are never queued, so they cannot loop.
 OWN_EVENTS = "webhook_endpoint.**"
-#: The longest the worker sleeps before looking at the outbox again: events queued by other
-#: threads or processes are picked up within this time.
-IDLE_POLL = 1.0
-#: How often the worker purges deliveries older than the outbox's retention.
-PURGE_EVERY = 3600.0
 
 
 def _seconds(name: str, value: float) -> float:
@@ -205,118 +194,20 @@ class WebhookSender:
         Several workers, in one process or many, may share an outbox: each delivery is
         leased to one at a time.
         """
-        try:
-            from ._transport import client_for, post
-        except ImportError as exc:  # pragma: no cover - the dev extra installs httpx
-            raise ImportError(
-                f"the webhook sender needs httpx ({exc}): pip install 'eventbus[sender]'"
-            ) from exc
-        async with (
-            client_for(self._policy, self.concurrency, self.timeout) as client,
-            anyio.create_task_group() as group,
-        ):
-            send = functools.partial(post, client, timeout=self.timeout)
-            in_flight: dict[str, int] = {}
-            purged = -PURGE_EVERY
-            self._worker_thread = threading.get_ident()
-            while True:
-                if time.monotonic() - purged >= PURGE_EVERY:
-                    await anyio.to_thread.run_sync(self.outbox.purge, utc_now())
-                    purged = time.monotonic()
-                wake = self._wake = anyio.Event()
-                for claim in await self._claim(in_flight):
-                    key = claim.endpoint.id
-                    in_flight[key] = in_flight.get(key, 0) + 1
-                    group.start_soon(self._deliver, send, claim, in_flight)
-                with anyio.move_on_after(await self._idle_time()):
-                    await wake.wait()
+        from ._worker import Worker
 
-    async def _claim(self, in_flight: dict[str, int]) -> list[Lease]:
-        free = self.concurrency - sum(in_flight.values())
-        if free <= 0:
-            return []
-        return await anyio.to_thread.run_sync(
-            lambda: self.outbox.claim(
-                utc_now(),
-                timedelta(seconds=self.lease),
-                free,
-                per_endpoint=self.per_endpoint,
-                in_flight=dict(in_flight),
-            )
-        )
+        self._worker_thread = threading.get_ident()
+        await Worker(self).run()
 
-    async def _idle_time(self) -> float:
-        due = await anyio.to_thread.run_sync(self.outbox.next_due)
-        wait = IDLE_POLL if due is None else (due - utc_now()).total_seconds()
-        # Due now yet not claimed: its endpoint is at its limit; a finished attempt wakes us.
-        return IDLE_POLL if wait <= 0 else min(wait, IDLE_POLL)
-
-    async def _deliver(self, send: Send, claim: Lease, in_flight: dict[str, int]) -> None:
-        try:
-            now = utc_now()
-            answer = await send(claim, now)
-            await self._settle(claim, answer, now)
-        finally:
-            in_flight[claim.endpoint.id] -= 1
-            if self._wake is not None:
-                self._wake.set()
-
-    async def _settle(self, claim: Lease, answer: Answer, now: datetime) -> None:
-        status, next_at = self._next_attempt(claim, answer, now)
-        attempt = Attempt(
-            event_id=claim.message.event_id,
-            endpoint_id=claim.endpoint.id,
-            number=0,
-            status="succeeded" if answer.ok else "failed",
-            response_status=answer.status,
-            response_body=answer.body,
-            error=answer.error,
-            duration=answer.duration,
-            trigger=claim.trigger,
-            created_at=now,
-            next_attempt_at=next_at,
-        )
-        failing_since = await anyio.to_thread.run_sync(
-            self.outbox.settle, claim, attempt, status
-        )
-        if answer.gone:
-            await self._disable(claim.endpoint, "the endpoint answered 410 Gone")
-        elif failing_since is not None and now - failing_since >= self.disable_after:
-            await self._disable(
-                claim.endpoint,
-                f"every attempt failed since {failing_since.isoformat(timespec='seconds')} "
-                f"(disable_after={self.disable_after}); the last: {answer.error}",
-            )
-
-    def _next_attempt(
-        self, claim: Lease, answer: Answer, now: datetime
-    ) -> tuple[DeliveryStatus, datetime | None]:
-        if answer.ok:
-            return "succeeded", None
-        if claim.step >= len(self.schedule):
-            return "failed", None
-        step = self.schedule[claim.step]
-        if answer.retry_after is not None:
-            wait = min(max(answer.retry_after, step), 2 * step)
-        else:
-            wait = step * random.uniform(1 - self.jitter, 1 + self.jitter)
-        return "pending", now + timedelta(seconds=wait)
-
-    async def _disable(self, endpoint: Endpoint, reason: str) -> None:
-        disabled = await anyio.to_thread.run_sync(
-            self.outbox.disable_endpoint, endpoint.id, reason, utc_now()
-        )
-        if disabled is None:
-            return
-        shown = {"id": disabled.id, "url": disabled.url, "status": disabled.status}
-        await self.bus.publish_async(
-            Event(type="webhook_endpoint.disabled", data={"object": shown, "reason": reason})
-        )
+    def wake(self) -> None:
+        """Tell the running worker, if any, to look at the outbox now."""
+        if self._wake is not None:
+            self._wake.set()
 
     def _notify(self) -> None:
         """Wake the worker when queuing happens on its own thread (others wait a poll)."""
-        if self._wake is not None and threading.get_ident() == self._worker_thread:
-            self._wake.set()
+        if threading.get_ident() == self._worker_thread:
+            self.wake()
 
     def __repr__(self) -> str:
         return f"<WebhookSender outbox={self.outbox!r} concurrency={self.concurrency}>"

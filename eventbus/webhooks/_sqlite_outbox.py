@@ -6,13 +6,14 @@ import json
 import os
 import secrets
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .._sqlite import SqliteFile, Synchronous
 from ._endpoints import Endpoint
-from ._outbox import Attempt, DeliveryStatus, Lease, Message, OutboundDelivery
+from ._outbox import Attempt, DeliveryStatus, Lease, Message, OutboundDelivery, Settlement
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS webhook_endpoints (
@@ -116,7 +117,9 @@ class SqliteOutbox:
     :param retention: finished (succeeded or failed) deliveries older than this are purged
         with their attempts, and then messages no delivery needs
     :param synchronous: ``"full"`` (default: a queued event survives a power loss) or
-        ``"normal"`` (survives a crash of the application, not of the machine; faster)
+        ``"normal"`` (survives a crash of the application, not of the machine; faster).
+        Leases and attempt records never wait for the disk: after a power loss the last
+        few deliveries may be sent again, with the same id
     :raises ValueError: ``retention`` is not positive
     """
 
@@ -133,6 +136,28 @@ class SqliteOutbox:
         self._file = SqliteFile(path, schema=_SCHEMA, synchronous=synchronous)
         self.path = self._file.path
 
+    @contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection]:
+        """This thread's connection for reads: one statement sees one snapshot, and no write
+        lock is taken or commit paid."""
+        yield self._file.connection()
+
+    @contextmanager
+    def _unflushed(self) -> Iterator[sqlite3.Connection]:
+        """A transaction committed without waiting for the disk, whatever ``synchronous``.
+
+        For leases and attempt records only: a power loss can forget the last few, and
+        those deliveries are then sent again with the same id, which at-least-once delivery
+        allows. The next flushed commit (a queued event) makes them durable too.
+        """
+        connection = self._file.connection()
+        connection.execute("PRAGMA synchronous=NORMAL")
+        try:
+            with self._file.transaction() as db:
+                yield db
+        finally:
+            connection.execute(f"PRAGMA synchronous={self._file.synchronous.upper()}")
+
     # -- endpoints --------------------------------------------------------------------
 
     def add_endpoint(self, endpoint: Endpoint, /) -> None:
@@ -144,11 +169,11 @@ class SqliteOutbox:
             )
 
     def get_endpoint(self, endpoint_id: str, /) -> Endpoint | None:
-        with self._file.transaction() as db:
+        with self._reading() as db:
             return self._read_endpoint(db, endpoint_id)
 
     def list_endpoints(self) -> list[Endpoint]:
-        with self._file.transaction() as db:
+        with self._reading() as db:
             rows = db.execute(
                 f"SELECT {_ENDPOINT_COLUMNS} FROM webhook_endpoints ORDER BY created_at, id"
             ).fetchall()
@@ -223,7 +248,7 @@ class SqliteOutbox:
         in_flight: Mapping[str, int],
     ) -> list[Lease]:
         until = now + lease
-        with self._file.transaction() as db:
+        with self._unflushed() as db:
             rows = db.execute(
                 "SELECT event_id, endpoint_id, step, trigger FROM (SELECT d.*, ROW_NUMBER() "
                 "OVER (PARTITION BY d.endpoint_id ORDER BY d.next_attempt_at) AS turn "
@@ -268,37 +293,51 @@ class SqliteOutbox:
         assert endpoint is not None  # joined on in this same transaction
         return Lease(message, endpoint, step, trigger, token, until)
 
-    def settle(self, claim: Lease, attempt: Attempt, status: DeliveryStatus, /) -> datetime | None:
+    def release(self, leases: Sequence[Lease], /) -> None:
+        with self._unflushed() as db:
+            db.executemany(
+                "UPDATE webhook_deliveries SET lease_until = NULL, token = NULL "
+                "WHERE event_id = ? AND endpoint_id = ? AND token = ?",
+                [(lease.message.event_id, lease.endpoint.id, lease.token) for lease in leases],
+            )
+
+    def settle(self, results: Sequence[Settlement], /) -> list[datetime | None]:
+        with self._unflushed() as db:
+            return [self._settle(db, *result) for result in results]
+
+    @staticmethod
+    def _settle(
+        db: sqlite3.Connection, lease: Lease, attempt: Attempt, status: DeliveryStatus
+    ) -> datetime | None:
         key = (attempt.event_id, attempt.endpoint_id)
         created = attempt.created_at.timestamp()
-        with self._file.transaction() as db:
-            (number,) = db.execute(
-                "SELECT COALESCE(MAX(number), 0) + 1 FROM webhook_attempts "
-                "WHERE event_id = ? AND endpoint_id = ?",
-                key,
-            ).fetchone()
-            db.execute(
-                "INSERT INTO webhook_attempts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (*key, number, attempt.status, attempt.response_status, attempt.response_body,
-                 attempt.error, attempt.duration, attempt.trigger, created,
-                 _stamp(attempt.next_attempt_at)),
-            )  # fmt: skip
-            step = 0 if attempt.status == "succeeded" else claim.step + 1
-            db.execute(
-                "UPDATE webhook_deliveries SET status = ?, step = ?, attempts = attempts + 1, "
-                "next_attempt_at = ?, trigger = 'scheduled', lease_until = NULL, token = NULL, "
-                "finished_at = ? WHERE event_id = ? AND endpoint_id = ? AND token = ?",
-                (status, step, _stamp(attempt.next_attempt_at),
-                 None if status == "pending" else created, *key, claim.token),
-            )  # fmt: skip
-            db.execute(
-                "UPDATE webhook_endpoints SET failing_since = CASE WHEN ? THEN NULL "
-                "ELSE COALESCE(failing_since, ?) END WHERE id = ?",
-                (attempt.status == "succeeded", created, attempt.endpoint_id),
-            )
-            row = db.execute(
-                "SELECT failing_since FROM webhook_endpoints WHERE id = ?", (attempt.endpoint_id,)
-            ).fetchone()
+        (number,) = db.execute(
+            "SELECT COALESCE(MAX(number), 0) + 1 FROM webhook_attempts "
+            "WHERE event_id = ? AND endpoint_id = ?",
+            key,
+        ).fetchone()
+        db.execute(
+            "INSERT INTO webhook_attempts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (*key, number, attempt.status, attempt.response_status, attempt.response_body,
+             attempt.error, attempt.duration, attempt.trigger, created,
+             _stamp(attempt.next_attempt_at)),
+        )  # fmt: skip
+        step = 0 if attempt.status == "succeeded" else lease.step + 1
+        db.execute(
+            "UPDATE webhook_deliveries SET status = ?, step = ?, attempts = attempts + 1, "
+            "next_attempt_at = ?, trigger = 'scheduled', lease_until = NULL, token = NULL, "
+            "finished_at = ? WHERE event_id = ? AND endpoint_id = ? AND token = ?",
+            (status, step, _stamp(attempt.next_attempt_at),
+             None if status == "pending" else created, *key, lease.token),
+        )  # fmt: skip
+        db.execute(
+            "UPDATE webhook_endpoints SET failing_since = CASE WHEN ? THEN NULL "
+            "ELSE COALESCE(failing_since, ?) END WHERE id = ?",
+            (attempt.status == "succeeded", created, attempt.endpoint_id),
+        )
+        row = db.execute(
+            "SELECT failing_since FROM webhook_endpoints WHERE id = ?", (attempt.endpoint_id,)
+        ).fetchone()
         return None if row is None else _time(row[0])
 
     def schedule(self, event_id: str, endpoint_id: str, now: datetime, /) -> bool:
@@ -334,7 +373,7 @@ class SqliteOutbox:
         limit: int = 100,
     ) -> list[OutboundDelivery]:
         where, values = _where(**{"d.endpoint_id": endpoint_id, "d.status": status})
-        with self._file.transaction() as db:
+        with self._reading() as db:
             rows = db.execute(
                 f"{_DELIVERY}{where} ORDER BY d.created_at DESC, d.event_id, d.endpoint_id "
                 "LIMIT ?",
@@ -346,14 +385,14 @@ class SqliteOutbox:
         self, *, event_id: str | None = None, endpoint_id: str | None = None
     ) -> list[Attempt]:
         where, values = _where(event_id=event_id, endpoint_id=endpoint_id)
-        with self._file.transaction() as db:
+        with self._reading() as db:
             rows = db.execute(
                 f"{_ATTEMPT}{where} ORDER BY created_at, event_id, endpoint_id, number", values
             ).fetchall()
         return [_attempt(row) for row in rows]
 
     def next_due(self) -> datetime | None:
-        with self._file.transaction() as db:
+        with self._reading() as db:
             (due,) = db.execute(
                 f"SELECT MIN(MAX(d.next_attempt_at, COALESCE(d.lease_until, 0))) {_DUE}"
             ).fetchone()
