@@ -230,7 +230,7 @@ async def test_410_disables_the_endpoint_at_once(
     sender.attach()
     async with sender.running():
         await bus.publish_async(paid())
-        await wait_for(lambda: notices, "the disabled notice")
+        await wait_for(lambda: notices and sender.attempts(), "the notice and the attempt")
     assert sender.endpoints.get(created.id).status == "disabled"
     assert len(app.received) == 1
     [notice] = notices

@@ -154,14 +154,14 @@ class Worker:
     async def _settle(self, batch: list[Finished]) -> None:
         settlements: list[Settlement] = []
         for lease, answer, now in batch:
+            if answer.gone:  # before its retry is due, so none is sent
+                await self._disable(lease.endpoint, "the endpoint answered 410 Gone")
             status, next_at = self._next_attempt(lease, answer, now)
             settlements.append((lease, _attempt_of(lease, answer, now, next_at), status))
         failing = await anyio.to_thread.run_sync(self.outbox.settle, settlements)
         disable_after = self.sender.disable_after
         for (lease, answer, now), failing_since in zip(batch, failing, strict=True):
-            if answer.gone:
-                await self._disable(lease.endpoint, "the endpoint answered 410 Gone")
-            elif failing_since is not None and now - failing_since >= disable_after:
+            if failing_since is not None and now - failing_since >= disable_after:
                 await self._disable(
                     lease.endpoint,
                     f"every attempt failed since {failing_since.isoformat(timespec='seconds')} "
