@@ -609,3 +609,181 @@ async def test_worker_killed_mid_delivery_sends_again_with_the_same_id(
     assert len(handled) == 1
     [attempt] = sender.attempts()
     assert json.loads(attempt.response_body or "")["outcome"] == "duplicate"
+
+
+# -- the endpoints API and the public names ----------------------------------------------------
+
+
+def test_endpoints_api(sender: WebhookSender) -> None:
+    """create/get/list/update/delete keep Payment Kit's model; the secret stays out of repr."""
+    created = sender.endpoints.create(
+        "http://127.0.0.1:9/a",
+        enabled_events="invoice.*",
+        description="billing",
+        metadata={"team": "payments"},
+    )
+    assert (created.status, created.scheme, created.enabled_events) == (
+        "enabled",
+        "standard",
+        ("invoice.*",),
+    )
+    assert created.created_at == created.updated_at
+    assert created.secret not in repr(created)
+    assert sender.endpoints.get(created.id) == created
+    updated = sender.endpoints.update(
+        created.id,
+        url="http://127.0.0.1:9/b",
+        enabled_events=["invoice.*", "refund.*"],
+        description="billing v2",
+        metadata={"team": "core"},
+        status="disabled",
+    )
+    assert (updated.url, updated.enabled_events, updated.description, updated.status) == (
+        "http://127.0.0.1:9/b",
+        ("invoice.*", "refund.*"),
+        "billing v2",
+        "disabled",
+    )
+    assert updated.metadata == {"team": "core"}
+    assert updated.updated_at >= created.updated_at
+    assert sender.endpoints.list() == [updated]
+    sender.endpoints.delete(created.id)
+    assert sender.endpoints.list() == []
+
+
+@pytest.mark.parametrize(
+    ("options", "error", "message"),
+    [
+        pytest.param({"enabled_events": []}, ValueError, "enabled_events is empty", id="empty"),
+        pytest.param({"enabled_events": ["in..x"]}, ValueError, "in..x", id="bad-pattern"),
+        pytest.param({"scheme": "github"}, ValueError, "scheme must be", id="scheme"),
+        pytest.param({"metadata": {"x": object()}}, TypeError, "JSON", id="metadata"),
+    ],
+)
+def test_create_refuses_bad_fields(
+    sender: WebhookSender, options: dict[str, Any], error: type[Exception], message: str
+) -> None:
+    """Bad patterns, schemes and metadata are refused before anything is stored."""
+    fields: dict[str, Any] = {"enabled_events": "**", **options}
+    with pytest.raises(error, match=message):
+        sender.endpoints.create("http://127.0.0.1:9/", **fields)
+    assert sender.endpoints.list() == []
+
+
+def test_update_and_rotate_refuse_bad_values(sender: WebhookSender) -> None:
+    """A bad status or a negative overlap is refused, and the endpoint is left as it was."""
+    created = sender.endpoints.create("http://127.0.0.1:9/", enabled_events="**")
+    with pytest.raises(ValueError, match="status must be"):
+        sender.endpoints.update(created.id, status="paused")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="overlap must not be negative"):
+        sender.endpoints.rotate_secret(created.id, overlap=timedelta(seconds=-1))
+    assert sender.endpoints.get(created.id) == created
+
+
+def test_enabling_clears_the_failure_history(sender: WebhookSender) -> None:
+    """Re-enabling a disabled endpoint clears why and since when it failed."""
+    created = sender.endpoints.create("http://127.0.0.1:9/", enabled_events="**")
+    sender.outbox.disable_endpoint(created.id, "gone", created.created_at)
+    sender.outbox.update_endpoint(created.id, {"failing_since": created.created_at})
+    enabled = sender.endpoints.update(created.id, status="enabled")
+    assert (enabled.status, enabled.failing_since, enabled.disabled_reason) == (
+        "enabled",
+        None,
+        None,
+    )
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Attempt",
+        "DeliveryNotFoundError",
+        "Endpoint",
+        "EndpointNotFoundError",
+        "EndpointURLError",
+        "OutboundDelivery",
+        "Outbox",
+        "SqliteOutbox",
+        "UnsafeAddressError",
+        "WebhookSender",
+    ],
+)
+def test_sender_names_are_exported(name: str) -> None:
+    """The names the sender's contract promises are importable from eventbus.webhooks."""
+    import eventbus.webhooks
+
+    assert name in eventbus.webhooks.__all__
+
+
+@pytest.mark.parametrize(
+    ("name", "base"),
+    [
+        ("EndpointURLError", ValueError),
+        ("UnsafeAddressError", ValueError),
+        ("EndpointNotFoundError", LookupError),
+        ("DeliveryNotFoundError", LookupError),
+    ],
+)
+def test_sender_exceptions_subclass_builtins(name: str, base: type[Exception]) -> None:
+    """Each sender exception is a WebhookError and the matching builtin."""
+    import eventbus.webhooks
+
+    exc_type = getattr(eventbus.webhooks, name)
+    assert issubclass(exc_type, eventbus.webhooks.WebhookError)
+    assert issubclass(exc_type, base)
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        pytest.param("120", 120.0, id="seconds"),
+        pytest.param("Wed, 21 Oct 2015 07:28:00 GMT", 0.0, id="past-date"),
+        pytest.param("soon", None, id="garbage"),
+        pytest.param(None, None, id="absent"),
+    ],
+)
+def test_retry_after_values(header: str | None, expected: float | None) -> None:
+    """Retry-After is delay seconds or an HTTP date (a past one means now)."""
+    from eventbus.webhooks._attempt import retry_after
+
+    assert retry_after(header) == expected
+
+
+def test_retry_after_future_date() -> None:
+    """An HTTP date an hour ahead asks for about an hour."""
+    from email.utils import format_datetime
+
+    from eventbus.webhooks._attempt import retry_after
+    from eventbus.webhooks._endpoints import utc_now
+
+    wait = retry_after(format_datetime(utc_now() + timedelta(hours=1), usegmt=True))
+    assert wait is not None
+    assert 3000 < wait <= 3600
+
+
+async def test_only_the_first_4_kb_of_an_answer_is_kept(
+    sender: WebhookSender, endpoint: tuple[str, Scripted]
+) -> None:
+    """A large answer is cut to 4 KB in the attempt record."""
+    url, app = endpoint
+    app.steps = [Step(200, body=b"x" * 100_000)]
+    sender.endpoints.create(url, enabled_events="**")
+    async with sender.running():
+        sender.enqueue(paid())
+        await settled(sender)
+    assert sender.attempts()[0].response_body == "x" * 4096
+    assert "concurrency=2" not in repr(sender)
+    assert "WebhookSender" in repr(sender)
+
+
+async def test_pinned_backend_refuses_unix_sockets() -> None:
+    """The sender's network backend never opens unix sockets, and sleeps as anyio does."""
+    import httpcore
+
+    from eventbus.webhooks._addresses import AddressPolicy
+    from eventbus.webhooks._transport import PinnedBackend
+
+    backend = PinnedBackend(AddressPolicy())
+    await backend.sleep(0)
+    with pytest.raises(httpcore.ConnectError, match="unix sockets"):
+        await backend.connect_unix_socket("/tmp/socket")

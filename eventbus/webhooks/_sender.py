@@ -199,7 +199,7 @@ class WebhookSender:
         self._worker_thread = threading.get_ident()
         await Worker(self).run()
 
-    def wake(self) -> None:
+    def _wake_worker(self) -> None:
         """Tell the running worker, if any, to look at the outbox now."""
         if self._wake is not None:
             self._wake.set()
@@ -207,7 +207,7 @@ class WebhookSender:
     def _notify(self) -> None:
         """Wake the worker when queuing happens on its own thread (others wait a poll)."""
         if threading.get_ident() == self._worker_thread:
-            self.wake()
+            self._wake_worker()
 
     def __repr__(self) -> str:
         return f"<WebhookSender outbox={self.outbox!r} concurrency={self.concurrency}>"

@@ -140,7 +140,7 @@ class Worker:
             self.in_flight[lease.endpoint.id] -= 1
             self.started -= 1
             self._start()
-            self.sender.wake()
+            self.sender._wake_worker()
 
     async def _settle_finished(self, settling: MemoryObjectReceiveStream[Finished]) -> None:
         """Write finished attempts, as many per transaction as finished meanwhile."""
