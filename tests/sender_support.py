@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
+import uvicorn
 
 LOCAL = ("127.0.0.0/8",)
 FAST = (0.01, 0.01, 0.01)
@@ -114,3 +116,30 @@ async def wait_for(condition: Callable[[], object], what: str, *, limit: float =
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         await anyio.sleep(0.01)
+
+
+@contextmanager
+def serve_tls(app: Any, certfile: str, keyfile: str) -> Iterator[int]:
+    """Serve ``app`` over HTTPS with uvicorn on 127.0.0.1 in a thread; yield its port."""
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=0,
+        log_level="warning",
+        lifespan="on",
+        ssl_certfile=certfile,
+        ssl_keyfile=keyfile,
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.01)
+    try:
+        yield int(server.servers[0].sockets[0].getsockname()[1])
+    finally:
+        server.should_exit = True
+        thread.join(10)

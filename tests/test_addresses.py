@@ -8,7 +8,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-from sender_support import LOCAL, Scripted, wait_for
+import trustme
+from sender_support import LOCAL, Scripted, serve_tls, wait_for
 from webhook_support import serve_asgi
 
 from eventbus import Event, EventBus
@@ -231,3 +232,41 @@ async def test_connection_goes_to_the_checked_address_under_the_host_name(
     assert sender.attempts()[0].status == "succeeded"
     assert app.received[0].headers["host"] == f"hooks.test:{port}"
     assert seen == [("hooks.test", port), ("hooks.test", port)]
+
+
+@pytest.mark.anyio
+async def test_tls_keeps_the_host_name_for_sni_and_the_certificate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Over HTTPS the pinned connection still sends the host name as SNI and checks the
+    certificate against it: a certificate for hooks.test verifies, one for another name not."""
+    authority = trustme.CA()
+    bundle = tmp_path / "ca.pem"
+    authority.cert_pem.write_to_path(str(bundle))
+    monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
+    results = []
+    for name in ("hooks.test", "other.test"):
+        issued = authority.issue_cert(name)
+        cert, key = tmp_path / f"{name}.pem", tmp_path / f"{name}.key"
+        issued.cert_chain_pems[0].write_to_path(str(cert))
+        issued.private_key_pem.write_to_path(str(key))
+        app = Scripted()
+        with serve_tls(app, str(cert), str(key)) as port:
+            sender = WebhookSender(
+                EventBus(),
+                SqliteOutbox(tmp_path / f"{name}.db"),
+                allow_networks=LOCAL,
+                resolve=lambda host, port: ["127.0.0.1"],
+            )
+            sender.endpoints.create(f"https://hooks.test:{port}/", enabled_events="**")
+            async with sender.running():
+                sender.enqueue(Event(type="invoice.paid"))
+                await wait_for(sender.attempts, "an attempt")
+        results.append((sender.attempts()[0], app.received))
+    (good, received), (bad, refused) = results
+    assert good.status == "succeeded"
+    assert received[0].headers["host"].startswith("hooks.test:")
+    assert bad.status == "failed"
+    assert bad.error is not None
+    assert "CERTIFICATE_VERIFY_FAILED" in bad.error
+    assert refused == []

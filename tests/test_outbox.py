@@ -343,3 +343,16 @@ def test_sqlite_outbox_retention_must_be_positive(tmp_path: Path) -> None:
     """A retention of zero or less is refused."""
     with pytest.raises(ValueError, match="retention must be positive"):
         SqliteOutbox(tmp_path / "o.db", retention=timedelta(0))
+
+
+def test_release_gives_back_unsent_leases(outbox: Outbox) -> None:
+    """A released lease is due again at once; a stale token releases nothing."""
+    outbox.add_endpoint(endpoint())
+    outbox.enqueue(message(), ["we_1"])
+    [lease] = claim_all(outbox)
+    outbox.release([dataclasses.replace(lease, token="stale")])
+    assert claim_all(outbox) == []
+    outbox.release([lease])
+    assert outbox.next_due() == T0
+    [again] = claim_all(outbox)
+    assert again.message == lease.message

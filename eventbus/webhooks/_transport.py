@@ -110,7 +110,7 @@ async def _head(response: httpx.Response) -> str:
     # Read to the end, keeping the first 4 KB: leaving httpx's nested stream generators
     # half-read leaves them to the garbage collector (trio warns). The timeout bounds it.
     kept = bytearray()
-    async for chunk in response.aiter_raw():
+    async for chunk in response.aiter_bytes():
         if len(kept) < BODY_LIMIT:
             kept += chunk[: BODY_LIMIT - len(kept)]
     return kept[:BODY_LIMIT].decode("utf-8", "replace")
