@@ -787,3 +787,28 @@ async def test_pinned_backend_refuses_unix_sockets() -> None:
     await backend.sleep(0)
     with pytest.raises(httpcore.ConnectError, match="unix sockets"):
         await backend.connect_unix_socket("/tmp/socket")
+
+
+@pytest.mark.parametrize(("jitter", "low", "high"), [(0.0, 100, 100), (0.2, 80, 120)])
+async def test_jitter_scales_the_step(
+    bus: EventBus,
+    outbox: SqliteOutbox,
+    endpoint: tuple[str, Scripted],
+    jitter: float,
+    low: float,
+    high: float,
+) -> None:
+    """The wait after a failure is the schedule's step scaled by a factor in 1 ± jitter."""
+    url, app = endpoint
+    app.steps = [Step(500)]
+    sender = WebhookSender(bus, outbox, allow_networks=LOCAL, schedule=(100,), jitter=jitter)
+    sender.endpoints.create(url, enabled_events="**")
+    async with sender.running():
+        for number in range(5):
+            sender.enqueue(paid(f"evt_{number}"))
+        await wait_for(lambda: len(sender.attempts()) == 5, "five first attempts")
+    for attempt in sender.attempts():
+        assert attempt.next_attempt_at is not None
+        wait = (attempt.next_attempt_at - attempt.created_at).total_seconds()
+        assert low - 0.001 <= wait <= high + 0.001
+    assert [d.status for d in sender.deliveries()] == ["pending"] * 5
