@@ -10,12 +10,16 @@ NPM_DIR := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/eventbus/npm
 NPM_PACKAGES := standardwebhooks@1.1.1 svix@1.99.1 stripe@23.1.0 @blocklet/sdk@1.17.12 express@4.22.3
 NPM_STAMP := $(NPM_DIR)/.installed-$(shell echo '$(NPM_PACKAGES)' | cksum | cut -d' ' -f1)
 
-.PHONY: test lint typecheck demo bench bench-quick bench-sender clean
+.PHONY: setup test lint typecheck demo bench bench-quick bench-stores bench-http bench-sender clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $(STAMP)
+
+# System packages the tests run for real (never skipped): a redis-server started per test session.
+setup: $(STAMP)
+	command -v redis-server >/dev/null || (apt-get update && apt-get install -y redis-server)
 
 # The demo needs only the demo extra (the commands' uvicorn and httpx, and trio), not the
 # test tools and frameworks of the dev extra.
@@ -35,7 +39,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(PY) -m mypy --strict eventbus examples/typed_usage.py
 
-test: lint typecheck $(NPM_STAMP)
+test: setup lint typecheck $(NPM_STAMP)
 	$(PY) -m coverage erase
 	$(PY) -m coverage run -m pytest
 	$(PY) -m coverage combine --quiet
@@ -44,13 +48,24 @@ test: lint typecheck $(NPM_STAMP)
 demo: $(DEMO_STAMP)
 	$(PY) examples/demo.py
 
-bench: $(STAMP)
+bench: setup
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
 	$(PY) -m benchmarks
+	$(PY) -m benchmarks.stores
+	$(PY) -m benchmarks.http
 
-bench-quick: $(STAMP)
+bench-quick: setup
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
 	$(PY) -m benchmarks --quick
+	$(PY) -m benchmarks.stores --quick
+	$(PY) -m benchmarks.http --quick
+
+bench-stores: setup
+	$(PY) -m benchmarks.stores
+
+# Deliveries per second over real HTTP (uvicorn servers, a separate httpx client process).
+bench-http: $(STAMP)
+	$(PY) -m benchmarks.http
 
 bench-sender: $(STAMP)
 	$(PY) -m benchmarks.sender

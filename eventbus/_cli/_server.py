@@ -6,7 +6,7 @@ import errno
 import logging
 import signal
 import socket
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from types import FrameType
 from typing import Any
 
@@ -14,8 +14,8 @@ import httpx
 import uvicorn
 
 from .._envelope import Event
-from ..webhooks import Claim
-from ..webhooks._idempotency import new_token
+from ..inbox import Claim, DeadLetter
+from ..inbox._store import new_token
 from ._errors import CliError
 from ._signing import Scheme, sign
 from ._tap import ASGIApp, Relayed, current_delivery
@@ -71,11 +71,26 @@ class PassThroughStore:
     """An idempotency store that remembers nothing: with ``--forward-to`` every delivery
     reaches the application, whose own store decides what is a duplicate."""
 
-    def claim(self, key: str, /) -> Claim:
-        return Claim(key, "claimed", new_token())
+    def claim(self, key: str, /, *, handlers: Collection[str]) -> Claim:
+        return Claim(key, "claimed", new_token(), attempt=1)
 
-    def settle(self, claim: Claim, /, *, completed: Collection[str], done: bool) -> None:
+    def settle(
+        self,
+        claim: Claim,
+        /,
+        *,
+        completed: Collection[str],
+        failed: Mapping[str, str],
+        dead_letter: tuple[str, bytes] | None = None,
+    ) -> bool:
         """Nothing to record."""
+        return True
+
+    def dead_letters(self) -> list[DeadLetter]:
+        return []
+
+    def revive(self, key: str, /) -> DeadLetter | None:
+        return None
 
 
 def _describe(exc: httpx.HTTPError) -> str:

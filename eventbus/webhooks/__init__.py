@@ -1,11 +1,11 @@
 """Webhook deliveries in, verified, de-duplicated events on the bus out."""
 
+from ..inbox import Claim, IdempotencyStore, MemoryIdempotencyStore, SqliteIdempotencyStore
 from ._asgi import AsgiWebhookApp
 from ._blocklet import BlockletComponentSignature
 from ._endpoints import Endpoint
 from ._errors import SignatureError, WebhookError
 from ._hmac_timestamp import HmacTimestampSignature
-from ._idempotency import Claim, IdempotencyStore, MemoryIdempotencyStore
 from ._outbox import Attempt, OutboundDelivery, Outbox
 from ._receiver import WebhookReceiver
 from ._request import WebhookRequest
@@ -19,7 +19,6 @@ from ._sender_errors import (
     UnsafeAddressError,
 )
 from ._sqlite_outbox import SqliteOutbox
-from ._sqlite_store import SqliteIdempotencyStore
 from ._standard import StandardWebhooks
 from ._unverified import Unverified
 from ._wsgi import WsgiWebhookApp

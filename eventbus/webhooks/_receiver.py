@@ -1,24 +1,20 @@
 """The receiver: a delivery in, verified, de-duplicated and published, an answer out.
 
 A delivery is a :class:`WebhookRequest` that goes through the pure steps of
-:mod:`._steps` to an event, then through :meth:`WebhookReceiver._handling`, the one place
-that claims it in the store, publishes it and settles the claim. That place is written once
-as a generator of effects; :meth:`WebhookReceiver.handle` and
-:meth:`WebhookReceiver.handle_async` differ only in how they carry the effects out.
+:mod:`._steps` to an event, which the receiver's :class:`~eventbus.inbox.Inbox` delivers
+(claim, publish skipping completed handlers, settle); :func:`_outcome` maps the inbox's
+:class:`~eventbus.inbox.Delivery` to the answer. :meth:`WebhookReceiver.handle` and
+:meth:`WebhookReceiver.handle_async` differ only in calling ``deliver_sync`` or ``deliver``.
 """
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Generator, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, NamedTuple
-
-import anyio
-import anyio.to_thread
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from .._loop import in_event_loop
+from ..inbox import AsyncIdempotencyStore, Delivery, IdempotencyStore, Inbox
 from . import _steps as steps
-from ._idempotency import Claim, IdempotencyStore, MemoryIdempotencyStore
 from ._request import Headers, WebhookRequest
 from ._response import DeliveryRejectedError, Outcome, WebhookResponse, answer
 from ._scheme import SignatureScheme
@@ -28,27 +24,8 @@ if TYPE_CHECKING:
 
     from .._bus import EventBus
     from .._envelope import Event
-    from .._result import PublishResult
     from ._asgi import AsgiWebhookApp
     from ._wsgi import WsgiWebhookApp
-
-
-class _Store(NamedTuple):
-    """Effect: call the idempotency store (``settle`` runs even while being cancelled)."""
-
-    call: Callable[[], Any]
-    shielded: bool = False
-
-
-class _Publish(NamedTuple):
-    """Effect: publish ``event`` on the bus, skipping the handlers already completed."""
-
-    event: Event[Any]
-    skip: frozenset[str]
-
-
-_Effect = _Store | _Publish
-_Handling = Generator[_Effect, Any, Outcome]
 
 
 class WebhookReceiver:
@@ -58,19 +35,23 @@ class WebhookReceiver:
     signature (401, also for a signature header given twice), body (400: not JSON, not an
     object, no type, no id), ``enabled_events`` (200 ``ignored``), envelope (400: a field
     such as ``created_at`` of the wrong kind) and typed validation (422: the data does not
-    fit the model registered for the type), de-duplication (200 ``duplicate``, or 409
-    ``in_flight`` while another delivery of the event is being handled), then publishing:
-    200 ``handled`` when every handler succeeded, else 500 ``failed`` naming the failed
-    handlers. Completion is recorded per handler, so the sender's retry runs only the
-    handlers that failed. Every refusal is logged as one line on the ``eventbus.webhooks``
-    logger; anything that goes wrong inside the adapter itself is logged with its
-    traceback and answered 500.
+    fit the model registered for the type), then delivery through an
+    :class:`~eventbus.inbox.Inbox`: 200 ``duplicate`` when every handler has already
+    succeeded, 409 ``in_flight`` while another delivery of the event is being handled, 200
+    ``handled`` when every handler succeeded, 500 ``failed`` naming the failed handlers (the
+    sender's retry runs only those), and 200 ``dead_letter`` once ``max_attempts`` attempts
+    have failed (so the sender stops; :meth:`Inbox.retry_dead_letter` runs it again). A store
+    whose file vanished is answered 500 naming the file, logged at ERROR. Every refusal is
+    logged as one line on the ``eventbus.webhooks`` logger; anything that goes wrong inside
+    the adapter itself is logged with its traceback and answered 500.
 
     :param bus: the bus to publish on
     :param scheme: how deliveries are verified; :class:`Unverified` opts out explicitly
-    :param idempotency: where handled events are remembered (default: a new
-        :class:`MemoryIdempotencyStore`; use :class:`SqliteIdempotencyStore` across restarts
-        and worker processes)
+    :param idempotency: the inbox's store (default: a new :class:`MemoryIdempotencyStore`;
+        use :class:`SqliteIdempotencyStore` across restarts and the worker processes of one
+        machine, :class:`eventbus.redis.RedisIdempotencyStore` across machines)
+    :param max_attempts: give an event up as a dead letter when its ``max_attempts``-th
+        attempt fails (default ``None``: the sender's retries decide)
     :param enabled_events: patterns of the types to publish (as in the bus: ``invoice.*``,
         ``customer.**``); other types are answered 200 ``ignored`` (default: every type)
     :param max_body_bytes: larger bodies are refused with 413 before being read whole
@@ -85,7 +66,8 @@ class WebhookReceiver:
         bus: EventBus,
         scheme: SignatureScheme,
         *,
-        idempotency: IdempotencyStore | None = None,
+        idempotency: IdempotencyStore | AsyncIdempotencyStore | None = None,
+        max_attempts: int | None = None,
         enabled_events: str | Iterable[str] | None = None,
         max_body_bytes: int = 1_048_576,
         read_timeout: float = 10.0,
@@ -103,14 +85,11 @@ class WebhookReceiver:
             )
         self.bus = bus
         self.scheme = scheme
-        self.idempotency: IdempotencyStore = (
-            MemoryIdempotencyStore() if idempotency is None else idempotency
-        )
+        self.inbox = Inbox(bus, idempotency, max_attempts=max_attempts)
+        self.idempotency = self.inbox.store
         self.max_body_bytes = max_body_bytes
         self.read_timeout = float(read_timeout)
         self._wanted = steps.type_filter(enabled_events)
-        # The memory store never waits on I/O: calling it inline saves a thread hop.
-        self._store_inline = isinstance(self.idempotency, MemoryIdempotencyStore)
 
     # -- entry points ------------------------------------------------------------------
 
@@ -182,7 +161,7 @@ class WebhookReceiver:
             admitted = self._admit(request, prechecked=prechecked)
             if isinstance(admitted, Outcome):
                 return answer(admitted, request.where)
-            return answer(await self._run_async(self._handling(admitted)), request.where)
+            return answer(_outcome(await self.inbox.deliver(admitted)), request.where)
         except Exception as exc:
             return answer(exc, request.where)
 
@@ -192,7 +171,7 @@ class WebhookReceiver:
             admitted = self._admit(request, prechecked=prechecked)
             if isinstance(admitted, Outcome):
                 return answer(admitted, request.where)
-            return answer(self._run_sync(self._handling(admitted)), request.where)
+            return answer(_outcome(self.inbox.deliver_sync(admitted)), request.where)
         except Exception as exc:
             return answer(exc, request.where)
 
@@ -256,64 +235,6 @@ class WebhookReceiver:
             return Outcome(200, "ignored", fields["id"])
         return steps.build(self.bus, fields)
 
-    def _handling(self, event: Event[Any]) -> _Handling:
-        """Claim, publish, settle: the one place the store and the handlers are reached."""
-        store = self.idempotency
-        claim: Claim = yield _Store(functools.partial(store.claim, event.id))
-        refused = _refusal(claim)
-        if refused is not None:
-            return refused
-        try:
-            result: PublishResult = yield _Publish(event, claim.completed)
-        except BaseException:
-            yield _Store(functools.partial(store.settle, claim, completed=(), done=False), True)
-            raise
-        completed, outcome = _conclusion(claim, result)
-        # The handlers ran: record it even if the caller is being cancelled meanwhile, or
-        # every redelivery would get 409 until the lease ends and then run them again.
-        settle = functools.partial(store.settle, claim, completed=completed, done=result.ok)
-        yield _Store(settle, True)
-        return outcome
-
-    def _run_sync(self, handling: _Handling) -> Outcome:
-        reply: Any = None
-        error: BaseException | None = None
-        while True:
-            try:
-                effect = handling.send(reply) if error is None else handling.throw(error)
-            except StopIteration as stop:
-                return stop.value  # type: ignore[no-any-return]
-            try:
-                reply, error = self._apply_sync(effect), None
-            except BaseException as exc:
-                reply, error = None, exc
-
-    async def _run_async(self, handling: _Handling) -> Outcome:
-        reply: Any = None
-        error: BaseException | None = None
-        while True:
-            try:
-                effect = handling.send(reply) if error is None else handling.throw(error)
-            except StopIteration as stop:
-                return stop.value  # type: ignore[no-any-return]
-            try:
-                reply, error = await self._apply_async(effect), None
-            except BaseException as exc:
-                reply, error = None, exc
-
-    def _apply_sync(self, effect: _Effect) -> Any:
-        if isinstance(effect, _Publish):
-            return self.bus.publish(effect.event, raise_errors=False, skip=effect.skip)
-        return effect.call()
-
-    async def _apply_async(self, effect: _Effect) -> Any:
-        if isinstance(effect, _Publish):
-            return await self.bus.publish_async(effect.event, raise_errors=False, skip=effect.skip)
-        if self._store_inline:
-            return effect.call()
-        with anyio.CancelScope(shield=effect.shielded):
-            return await anyio.to_thread.run_sync(effect.call)
-
     def __repr__(self) -> str:
         return f"WebhookReceiver({self.bus!r}, {self.scheme!r}, idempotency={self.idempotency!r})"
 
@@ -355,30 +276,29 @@ def _is_pairs(headers: object) -> bool:
     )
 
 
-def _refusal(claim: Claim) -> Outcome | None:
-    """The outcome when the event was handled already or is being handled now."""
-    if claim.status == "done":
-        return Outcome(200, "duplicate", claim.key)
-    if claim.status == "in_flight":
-        return Outcome(
-            409,
-            "in_flight",
-            claim.key,
-            "another delivery of this event is being handled right now; retry later",
-        )
-    return None
-
-
-def _conclusion(claim: Claim, result: PublishResult) -> tuple[tuple[str, ...], Outcome]:
-    """The handlers to record as completed, and the outcome for the sender."""
-    failed = [failure.name for failure in result.errors]
-    completed = tuple(sub.name for sub in result.called if sub.name not in failed)
-    if result.ok:
-        return completed, Outcome(200, "handled", claim.key)
-    return completed, Outcome(
+#: Each delivery status's HTTP status and error text (``str.format`` fields: ``count`` and
+#: ``names`` of the failed handlers, ``attempt``).
+_ANSWERS: dict[str, tuple[int, str | None]] = {
+    "handled": (200, None),
+    "duplicate": (200, None),
+    "in_flight": (409, "another delivery of this event is being handled right now; retry later"),
+    "failed": (
         500,
-        "failed",
-        claim.key,
-        f"{len(failed)} handler(s) failed: {', '.join(failed)}; on the sender's retry only "
-        "these run again (details in the server log)",
-    )
+        "{count} handler(s) failed: {names}; on the sender's retry only these run again "
+        "(details in the server log)",
+    ),
+    "dead_letter": (
+        200,
+        "given up as a dead letter after {attempt} attempt(s); nothing runs on redelivery "
+        "(list them with inbox.dead_letters(), retry with inbox.retry_dead_letter)",
+    ),
+}
+
+
+def _outcome(delivery: Delivery) -> Outcome:
+    """The answer for what the inbox did with the event."""
+    status, error = _ANSWERS[delivery.status]
+    if error is not None:
+        names = ", ".join(delivery.failed)
+        error = error.format(count=len(delivery.failed), names=names, attempt=delivery.attempt)
+    return Outcome(status, delivery.status, delivery.event_id, error)

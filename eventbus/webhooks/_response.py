@@ -13,9 +13,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from .._exceptions import StoreFileMissingError
+
 logger = logging.getLogger("eventbus.webhooks")
 
-OutcomeName = Literal["handled", "ignored", "duplicate", "in_flight", "failed", "rejected"]
+OutcomeName = Literal[
+    "handled", "ignored", "duplicate", "dead_letter", "in_flight", "failed", "rejected"
+]
 
 #: How many characters of a sender's value an error message quotes.
 QUOTE_LIMIT = 200
@@ -26,8 +30,9 @@ class WebhookResponse:
     """The answer to one delivery.
 
     ``body`` is ``{"ok": ..., "outcome": ..., "event_id": ..., "error": ...}``: ``ok`` is
-    true exactly for a 2xx status; ``outcome`` is ``handled``, ``ignored`` or ``duplicate``
-    (200), ``in_flight`` (409), ``failed`` (500) or ``rejected`` (every other 4xx);
+    true exactly for a 2xx status; ``outcome`` is ``handled``, ``ignored``, ``duplicate`` or
+    ``dead_letter`` (200), ``in_flight`` (409), ``failed`` (500) or ``rejected`` (every other
+    4xx);
     ``event_id`` is the event's id once known, else ``None``; ``error`` says what went wrong
     and what to do, or is ``None``.
 
@@ -93,15 +98,19 @@ def answer(result: Outcome | BaseException, where: str) -> WebhookResponse:
 
     A refusal logs one line on the ``eventbus.webhooks`` logger (INFO for 405, 409 and
     duplicates, WARNING for every other refusal and for failed handlers) with the status,
-    outcome, event id and reason; never a secret, a signature or the body. An unexpected
-    exception is logged with its traceback and answered 500.
+    outcome, event id and reason; never a secret, a signature or the body. A store whose
+    file vanished is logged at ERROR naming the file and answered 500 saying so; any other
+    unexpected exception is logged with its traceback and answered 500.
 
     :param result: the delivery's outcome, or the exception that ended it
     :param where: ``METHOD path``, for the log
     """
     if isinstance(result, DeliveryRejectedError):
         result = result.outcome
-    if isinstance(result, BaseException):
+    if isinstance(result, StoreFileMissingError):
+        logger.error("webhook %s refused: %s", where, result)
+        result = Outcome(500, "failed", None, f"{result}; the sender should retry")
+    elif isinstance(result, BaseException):
         logger.error("webhook %s: adapter failed", where, exc_info=result)
         result = Outcome(
             500,

@@ -1,0 +1,293 @@
+"""The inbox: each handler runs to success once per event id, however often it arrives.
+
+Every transport (the webhook receiver, a stream consumer, the notification policy's
+follow-ups) hands events to an :class:`Inbox` and maps the :class:`Delivery` it returns to its
+own answer. One delivery is three steps: claim the event in the store, publish it to the bus
+skipping the handlers that completed on earlier attempts, settle the outcome.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+import anyio
+import anyio.to_thread
+
+from ._errors import DeadLetterNotFoundError
+from ._memory import MemoryIdempotencyStore
+from ._store import AsyncIdempotencyStore, Claim, DeadLetter, IdempotencyStore
+
+if TYPE_CHECKING:
+    from .._bus import EventBus
+    from .._envelope import Event
+    from .._result import PublishResult
+
+DeliveryStatus = Literal["handled", "duplicate", "in_flight", "failed", "dead_letter"]
+
+logger = logging.getLogger("eventbus.inbox")
+_current: ContextVar[Inbox | None] = ContextVar("eventbus.inbox.current", default=None)
+_MAX_ERROR = 2000
+
+
+def current() -> Inbox | None:
+    """The inbox delivering the event whose handlers are running now, else ``None``.
+
+    Set for the length of the handlers' run (tasks and worker threads they start inherit
+    it), so a handler can deliver follow-up events through the same inbox.
+    """
+    return _current.get()
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """What one :meth:`Inbox.deliver` did.
+
+    :ivar status: ``"handled"`` (every handler has now succeeded), ``"duplicate"`` (they
+        had already), ``"in_flight"`` (another delivery holds the event right now; retry
+        later), ``"failed"`` (some handler failed; a later delivery runs only those) or
+        ``"dead_letter"`` (given up after ``max_attempts``; later deliveries run nothing)
+    :ivar event_id: the event's id
+    :ivar attempt: this attempt's number (1 for the first) when handlers ran, else the
+        number of attempts made so far
+    :ivar result: the publish's result, or ``None`` when nothing ran
+    :ivar failed: names of the handlers that failed in this attempt
+    """
+
+    status: DeliveryStatus
+    event_id: str
+    attempt: int
+    result: PublishResult | None = None
+    failed: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    completed: tuple[str, ...]
+    failed: dict[str, str]
+    dead_letter: tuple[str, bytes] | None
+    delivery: Delivery
+
+
+class Inbox:
+    """Deliver events to ``bus`` so that each handler runs to success once per event id,
+    whoever delivers the event how often (at-least-once in, exactly-once per handler out).
+
+    Completion is recorded per handler (by subscription name, so give handlers explicit,
+    stable names with a durable store): an event is a duplicate only when every handler this
+    bus would run for it has completed, so inboxes with different handlers sharing one store
+    (a rolling deploy) each run their own. A handler that raised runs again on the next
+    delivery; the ones that succeeded do not.
+
+    While the handlers run, :func:`current` returns this inbox.
+
+    :param bus: the bus to publish on
+    :param store: where the history is kept (default: a new :class:`MemoryIdempotencyStore`);
+        a store with the async twin (:class:`AsyncIdempotencyStore`) is awaited from async
+        code, any other is called in a worker thread
+    :param max_attempts: give an event up as a dead letter when its ``max_attempts``-th
+        attempt fails (a crashed attempt counts); ``None`` (default) retries for as long as
+        the sender redelivers
+    :raises TypeError: ``store`` implements neither store protocol
+    :raises ValueError: ``max_attempts`` is below 1
+    """
+
+    def __init__(
+        self,
+        bus: EventBus,
+        store: IdempotencyStore | AsyncIdempotencyStore | None = None,
+        *,
+        max_attempts: int | None = None,
+    ) -> None:
+        if max_attempts is not None and max_attempts < 1:
+            raise ValueError(f"max_attempts must be at least 1 or None, not {max_attempts!r}")
+        self.bus = bus
+        self.store = MemoryIdempotencyStore() if store is None else store
+        self.max_attempts = max_attempts
+        self._async = self.store if isinstance(self.store, AsyncIdempotencyStore) else None
+        if self._async is None and not isinstance(self.store, IdempotencyStore):
+            raise TypeError(
+                f"store must implement eventbus.inbox.IdempotencyStore (claim, settle, "
+                f"dead_letters, revive) or AsyncIdempotencyStore, not {self.store!r}"
+            )
+
+    async def deliver(self, event: Event[Any], /) -> Delivery:
+        """Deliver ``event``: claim it, run the handlers that have not completed with
+        :meth:`EventBus.publish_async`, record the outcome.
+
+        The outcome is recorded even when the caller is cancelled meanwhile (shielded).
+
+        :raises StoreFileMissingError: the store's file vanished (and other store errors)
+        """
+        claim = await self._claim_async(event)
+        if claim.status != "claimed":
+            return _unclaimed(claim)
+        reset = _current.set(self)
+        try:
+            result = await self.bus.publish_async(event, raise_errors=False, skip=claim.completed)
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await self._settle_async(claim, self._interrupted(claim, event))
+            raise
+        finally:
+            _current.reset(reset)
+        outcome = self._conclude(claim, event, result)
+        with anyio.CancelScope(shield=True):
+            await self._settle_async(claim, outcome)
+        return outcome.delivery
+
+    def deliver_sync(self, event: Event[Any], /) -> Delivery:
+        """The sync twin of :meth:`deliver`, publishing with :meth:`EventBus.publish` and
+        calling the store's blocking methods in the calling thread.
+
+        :raises StoreFileMissingError: the store's file vanished (and other store errors)
+        """
+        store = self._sync()
+        claim = store.claim(event.id, handlers=self._names(event))
+        if claim.status != "claimed":
+            return _unclaimed(claim)
+        reset = _current.set(self)
+        try:
+            result = self.bus.publish(event, raise_errors=False, skip=claim.completed)
+        except BaseException:
+            self._settle_sync(claim, self._interrupted(claim, event))
+            raise
+        finally:
+            _current.reset(reset)
+        outcome = self._conclude(claim, event, result)
+        self._settle_sync(claim, outcome)
+        return outcome.delivery
+
+    def dead_letters(self) -> list[DeadLetter]:
+        """The events given up after ``max_attempts``, oldest first failure first."""
+        return self._sync().dead_letters()
+
+    async def retry_dead_letter(self, event_id: str) -> Delivery:
+        """Take ``event_id`` off the dead letters and deliver it again through this inbox:
+        the handlers that never succeeded run (one more attempt, dead again if it fails).
+
+        :raises DeadLetterNotFoundError: ``event_id`` is not a dead letter (any more)
+        """
+        letter = await self._revive_async(event_id)
+        return await self.deliver(self._revived(event_id, letter))
+
+    def retry_dead_letter_sync(self, event_id: str) -> Delivery:
+        """The sync twin of :meth:`retry_dead_letter`.
+
+        :raises DeadLetterNotFoundError: ``event_id`` is not a dead letter (any more)
+        """
+        letter = self._sync().revive(event_id)
+        return self.deliver_sync(self._revived(event_id, letter))
+
+    # -- the pure steps ----------------------------------------------------------------
+
+    def _names(self, event: Event[Any]) -> frozenset[str]:
+        return frozenset(sub.name for sub in self.bus.handlers_for(event.type))
+
+    def _conclude(self, claim: Claim, event: Event[Any], result: PublishResult) -> _Outcome:
+        failed = {failure.name: _error_text(failure.exception) for failure in result.errors}
+        completed = tuple(sub.name for sub in result.called if sub.name not in failed)
+        names = tuple(failed)
+        if not failed:
+            handled = Delivery("handled", event.id, claim.attempt, result)
+            return _Outcome(completed, failed, None, handled)
+        if self.max_attempts is not None and claim.attempt >= self.max_attempts:
+            logger.error(
+                "event %s (%s) is a dead letter after %d attempts; failed: %s",
+                event.id,
+                event.type,
+                claim.attempt,
+                ", ".join(names),
+            )
+            dead = (event.type, event.to_json())
+            delivery = Delivery("dead_letter", event.id, claim.attempt, result, names)
+            return _Outcome(completed, failed, dead, delivery)
+        delivery = Delivery("failed", event.id, claim.attempt, result, names)
+        return _Outcome(completed, failed, None, delivery)
+
+    def _interrupted(self, claim: Claim, event: Event[Any]) -> _Outcome:
+        pending = self._names(event) - claim.completed
+        failed = dict.fromkeys(pending, "the delivery was interrupted before it finished")
+        return _Outcome((), failed, None, Delivery("failed", event.id, claim.attempt))
+
+    def _revived(self, event_id: str, letter: DeadLetter | None) -> Event[Any]:
+        if letter is None:
+            raise DeadLetterNotFoundError(event_id)
+        return self.bus.parse(letter.body)
+
+    # -- calling the store ---------------------------------------------------------------
+
+    def _sync(self) -> IdempotencyStore:
+        if not isinstance(self.store, IdempotencyStore):
+            raise TypeError(
+                f"{self.store!r} is async only; use the inbox's async methods (deliver, "
+                "retry_dead_letter), or give the store a sync client as well"
+            )
+        return self.store
+
+    async def _claim_async(self, event: Event[Any]) -> Claim:
+        names = self._names(event)
+        if self._async is not None:
+            return await self._async.claim_async(event.id, handlers=names)
+        store = self._sync()
+        return await anyio.to_thread.run_sync(lambda: store.claim(event.id, handlers=names))
+
+    async def _settle_async(self, claim: Claim, outcome: _Outcome) -> None:
+        if self._async is not None:
+            held = await self._async.settle_async(
+                claim,
+                completed=outcome.completed,
+                failed=outcome.failed,
+                dead_letter=outcome.dead_letter,
+            )
+        else:
+            held = await anyio.to_thread.run_sync(_settle, self._sync(), claim, outcome)
+        _warn_if_lost(claim, held)
+
+    async def _revive_async(self, event_id: str) -> DeadLetter | None:
+        if self._async is not None:
+            return await self._async.revive_async(event_id)
+        return await anyio.to_thread.run_sync(self._sync().revive, event_id)
+
+    def _settle_sync(self, claim: Claim, outcome: _Outcome) -> None:
+        _warn_if_lost(claim, _settle(self._sync(), claim, outcome))
+
+    def __repr__(self) -> str:
+        return f"Inbox({self.bus!r}, {self.store!r}, max_attempts={self.max_attempts!r})"
+
+
+_UNCLAIMED: Mapping[str, DeliveryStatus] = {
+    "done": "duplicate",
+    "in_flight": "in_flight",
+    "dead_letter": "dead_letter",
+}
+
+
+def _settle(store: IdempotencyStore, claim: Claim, outcome: _Outcome) -> bool:
+    return store.settle(
+        claim, completed=outcome.completed, failed=outcome.failed, dead_letter=outcome.dead_letter
+    )
+
+
+def _unclaimed(claim: Claim) -> Delivery:
+    return Delivery(_UNCLAIMED[claim.status], claim.key, claim.attempt)
+
+
+def _warn_if_lost(claim: Claim, held: bool) -> None:
+    if not held:
+        logger.warning(
+            "the lease on event %s ran out before its handlers finished (attempt %d); another "
+            "delivery may have run them again: raise the store's lease above the handlers' "
+            "longest run",
+            claim.key,
+            claim.attempt,
+        )
+
+
+def _error_text(exc: BaseException) -> str:
+    text = f"{type(exc).__name__}: {exc}"
+    return text if len(text) <= _MAX_ERROR else text[: _MAX_ERROR - 1] + "\u2026"
+
