@@ -1,5 +1,8 @@
 """eventbus on Redis, for apps on many machines (extra ``eventbus[redis]``)."""
 
+from ._consumer import StreamDelivery
+from ._errors import AsyncioRequiredError
 from ._store import RedisIdempotencyStore
+from ._streams import RedisStreams
 
-__all__ = ["RedisIdempotencyStore"]
+__all__ = ["AsyncioRequiredError", "RedisIdempotencyStore", "RedisStreams", "StreamDelivery"]
