@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test lint typecheck demo bench bench-quick bench-http clean
+.PHONY: setup test lint typecheck demo bench bench-quick bench-stores bench-http clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,13 +30,24 @@ test: setup lint typecheck
 demo: $(STAMP)
 	$(PY) examples/demo.py
 
-bench: $(STAMP)
+bench: setup
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
 	$(PY) -m benchmarks
+	$(PY) -m benchmarks.stores
+	$(PY) -m benchmarks.http
 
-bench-quick: $(STAMP)
+bench-quick: setup
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
 	$(PY) -m benchmarks --quick
+	$(PY) -m benchmarks.stores --quick
+	$(PY) -m benchmarks.http --quick
+
+bench-stores: setup
+	$(PY) -m benchmarks.stores
+
+# Deliveries per second over real HTTP (uvicorn servers, a separate httpx client process).
+bench-http: $(STAMP)
+	$(PY) -m benchmarks.http
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .coverage

@@ -30,7 +30,7 @@ def test_every_catalogue_type_has_a_sample_that_fits_its_model(
 @pytest.mark.parametrize(
     ("prefix", "entity"),
     [
-        pytest.param("customer.subscription.", paymentkit.Subscription, id="subscription"),
+        pytest.param("customer.subscription.", paymentkit.CustomerSubscription, id="subscription"),
         pytest.param("payment_intent.", paymentkit.PaymentIntent, id="payment-intent"),
         pytest.param("checkout.session.", paymentkit.CheckoutSession, id="checkout-session"),
         pytest.param("invoice.", paymentkit.Invoice, id="invoice"),

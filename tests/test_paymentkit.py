@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import types
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Literal
 
 import pytest
 from pydantic import ValidationError
 
 from eventbus import Event, EventBus, EventClassConflictError, EventValidationError, paymentkit
+from eventbus.paymentkit import _table
 from eventbus.testing import capture
 
 #: Every type the platform's documents name (../shared/seed-notes.md), by group.
@@ -424,3 +426,59 @@ def test_all_is_sorted_and_complete() -> None:
     )
     assert paymentkit.__all__ == sorted(paymentkit.__all__)
     assert public == sorted(paymentkit.__all__)
+
+
+# -- one table -----------------------------------------------------------------------
+
+
+def test_generated_modules_are_what_the_table_generates() -> None:
+    """_generated.py and __init__.py are current: regenerate them after changing _table.py."""
+    from eventbus.paymentkit import _codegen
+
+    assert _codegen.main(["--check"]) == 0
+    here = Path(_codegen.__file__).parent
+    assert (here / "_generated.py").read_text(encoding="utf-8") == _codegen.render_generated()
+    assert (here / "__init__.py").read_text(encoding="utf-8") == _codegen.render_init()
+
+
+def test_the_check_names_a_stale_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--check fails naming each file that differs; without it, the files are written."""
+    from eventbus.paymentkit import _codegen
+
+    for name in ("_generated.py", "__init__.py"):
+        (tmp_path / name).write_text("stale\n", encoding="utf-8")
+    monkeypatch.setattr(_codegen, "HERE", tmp_path)
+    assert _codegen.main(["--check"]) == 1
+    assert _codegen.main([]) == 0
+    assert _codegen.main(["--check"]) == 0
+    assert (tmp_path / "__init__.py").read_text(encoding="utf-8") == _codegen.render_init()
+
+
+@pytest.mark.parametrize("spec", [pytest.param(spec, id=spec.type) for spec in _table.TYPES])
+def test_each_table_row_makes_constant_member_class_and_sample(spec: _table.EventSpec) -> None:
+    """A row is the constant, the enum member, the typed class (its family's subclass) and
+    the CLI sample of its type."""
+    from eventbus._cli._samples import sample_event
+
+    assert getattr(paymentkit, spec.constant) == spec.type
+    assert paymentkit.EventType[spec.constant].description == spec.description
+    cls = getattr(paymentkit, spec.class_name)
+    assert cls in paymentkit.EVENT_CLASSES
+    if spec.family is not None:
+        assert issubclass(cls, getattr(paymentkit, spec.family.class_name))
+    bus = EventBus()
+    paymentkit.register(bus)
+    sample = sample_event(spec.type, event_id="evt_1")
+    assert isinstance(bus.parse(sample), cls)
+    assert sample["data"].get("previous_attributes", {}) == dict(spec.previous)
+
+
+def test_the_old_subscription_name_warns_and_still_works() -> None:
+    """paymentkit.Subscription is CustomerSubscription, with a DeprecationWarning; it no
+    longer shares a name with eventbus.Subscription."""
+    with pytest.warns(DeprecationWarning, match="CustomerSubscription"):
+        old = paymentkit.Subscription
+    assert old is paymentkit.CustomerSubscription
+    assert "Subscription" not in paymentkit.__all__
+    with pytest.raises(AttributeError, match="no_such_name"):
+        _ = paymentkit.no_such_name

@@ -14,8 +14,13 @@ BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), 
 
 
 @pytest.mark.parametrize("source", BLOCKS, ids=[f"block-{i}" for i in range(len(BLOCKS))])
-def test_readme_example_runs(source: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Each ```python block executes without error (its asserts are the expectations)."""
+def test_readme_example_runs(
+    source: str, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> None:
+    """Each ```python block executes without error (its asserts are the expectations); a
+    block reading REDIS_URL gets the tests' own redis-server."""
+    if "REDIS_URL" in source:
+        monkeypatch.setenv("REDIS_URL", request.getfixturevalue("redis_url"))
     module = types.ModuleType("readme_example")
     monkeypatch.setitem(sys.modules, module.__name__, module)  # pydantic generics look it up
     exec(compile(source, str(README), "exec"), module.__dict__)

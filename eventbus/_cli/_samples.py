@@ -16,6 +16,8 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from ..paymentkit._table import FAMILIES, TYPES
+
 API_VERSION = "2023-09-05"
 USER_DID = "z1muQ3xqHQK2uiACHyChikobsiY5kLqtShA"
 CUSTOMER = "cus_3Hv9K2pXqL8mN4rT6wYz1aBc"
@@ -163,52 +165,27 @@ def _notification() -> Sample:
     }
 
 
-_SUBSCRIPTION_STATUS = {
-    "created": "incomplete",
-    "started": "active",
-    "renewed": "active",
-    "upgraded": "active",
-    "updated": "active",
-    "deleted": "canceled",
-    "paused": "paused",
-    "resumed": "active",
-    "trial_start": "trialing",
-    "trial_will_end": "trialing",
-    "trial_end": "active",
+_MAKERS: dict[str, Callable[..., Sample]] = {
+    "checkout": _checkout_session,
+    "nft_checkout": _nft_session,
+    "subscription": _subscription,
+    "payment_intent": _payment_intent,
+    "invoice": _invoice,
+    "refund": _refund,
+    "notification": _notification,
 }
 
-_PREVIOUS: dict[str, Sample] = {
-    "customer.subscription.updated": {"cancel_at_period_end": True},
-    "customer.subscription.upgraded": {"items": [{"price_id": "price_basic", "quantity": 1}]},
-    "customer.subscription.deleted": {"status": "active"},
-    "customer.subscription.paused": {"status": "active"},
-    "customer.subscription.resumed": {"status": "paused"},
-    "customer.subscription.trial_end": {"status": "trialing"},
-}
-
+#: Each documented type's sample, as the catalogue table names it.
 SAMPLES: dict[str, Callable[[], Sample]] = {
-    "checkout.session.completed": _checkout_session,
-    "checkout.session.nft_minted": _nft_session,
-    **{
-        f"customer.subscription.{name}": functools.partial(_subscription, status)
-        for name, status in _SUBSCRIPTION_STATUS.items()
-    },
-    "payment_intent.succeeded": functools.partial(_payment_intent, "succeeded"),
-    "payment_intent.payment_failed": functools.partial(_payment_intent, "requires_payment_method"),
-    "invoice.paid": _invoice,
-    "refund.succeeded": _refund,
-    "manual.notification": _notification,
+    spec.type: functools.partial(_MAKERS[spec.sample[0]], *spec.sample[1:]) for spec in TYPES
 }
-
+_PREVIOUS: dict[str, Mapping[str, Any]] = {spec.type: spec.previous for spec in TYPES}
 
 #: Types the documents do not name but a Payment Kit family covers (``customer.subscription.*``
 #: and so on) get their family's entity, so the listener's typed validation accepts them.
 FAMILY_SAMPLES: dict[str, Callable[[], Sample]] = {
-    "checkout.session": _checkout_session,
-    "customer.subscription": functools.partial(_subscription, "active"),
-    "payment_intent": functools.partial(_payment_intent, "processing"),
-    "invoice": _invoice,
-    "refund": _refund,
+    family.prefix: functools.partial(_MAKERS[family.sample[0]], *family.sample[1:])
+    for family in FAMILIES
 }
 
 
@@ -240,8 +217,8 @@ def sample_event(
     obj: Sample = make() if make is not None else {}
     obj.update(overrides or {})
     data: Sample = {"object": obj}
-    if event_type in _PREVIOUS:
-        data["previous_attributes"] = _PREVIOUS[event_type]
+    if _PREVIOUS.get(event_type):
+        data["previous_attributes"] = dict(_PREVIOUS[event_type])
     event: Sample = {
         "id": event_id,
         "type": event_type,

@@ -1,6 +1,20 @@
-"""Payment Kit on eventbus: documented event types, typed payloads, self-handled notifications."""
+"""Payment Kit on eventbus: documented event types, typed payloads, self-handled notifications.
+
+Generated from ``_table.py`` by ``python -m eventbus.paymentkit._codegen``; do not
+edit it by hand.
+"""
 
 from ._catalogue import (
+    describe,
+    register,
+)
+from ._deprecated import (
+    __getattr__ as __getattr__,
+)
+from ._errors import (
+    NotificationFailedError,
+)
+from ._generated import (
     CHECKOUT_SESSION_COMPLETED,
     CHECKOUT_SESSION_NFT_MINTED,
     CUSTOMER_SUBSCRIPTION_CREATED,
@@ -15,40 +29,25 @@ from ._catalogue import (
     CUSTOMER_SUBSCRIPTION_UPDATED,
     CUSTOMER_SUBSCRIPTION_UPGRADED,
     DESCRIPTIONS,
+    EVENT_CLASSES,
     INVOICE_PAID,
     MANUAL_NOTIFICATION,
     PAYMENT_INTENT_PAYMENT_FAILED,
     PAYMENT_INTENT_SUCCEEDED,
     REFUND_SUCCEEDED,
-    EventType,
-    describe,
-)
-from ._models import (
-    EVENT_CLASSES,
-    CheckoutSession,
     CheckoutSessionCompleted,
     CheckoutSessionEvent,
     CheckoutSessionNftMinted,
-    EventData,
-    Invoice,
+    EventType,
     InvoiceEvent,
     InvoicePaid,
     ManualNotification,
-    Notification,
-    NotificationData,
-    NotificationSetting,
-    PaymentIntent,
     PaymentIntentEvent,
     PaymentIntentPaymentFailed,
     PaymentIntentSucceeded,
-    PaymentKitModel,
-    Refund,
     RefundEvent,
     RefundSucceeded,
-    Setting,
-    Subscription,
     SubscriptionCreated,
-    SubscriptionData,
     SubscriptionDeleted,
     SubscriptionEvent,
     SubscriptionPaused,
@@ -60,9 +59,25 @@ from ._models import (
     SubscriptionTrialWillEnd,
     SubscriptionUpdated,
     SubscriptionUpgraded,
-    register,
 )
-from ._notifications import Decision, NotificationPolicy
+from ._models import (
+    CheckoutSession,
+    CustomerSubscription,
+    EventData,
+    Invoice,
+    Notification,
+    NotificationData,
+    NotificationSetting,
+    PaymentIntent,
+    PaymentKitModel,
+    Refund,
+    Setting,
+    SubscriptionData,
+)
+from ._notifications import (
+    Decision,
+    NotificationPolicy,
+)
 
 __all__ = [
     "CHECKOUT_SESSION_COMPLETED",
@@ -82,6 +97,7 @@ __all__ = [
     "CheckoutSessionCompleted",
     "CheckoutSessionEvent",
     "CheckoutSessionNftMinted",
+    "CustomerSubscription",
     "DESCRIPTIONS",
     "Decision",
     "EVENT_CLASSES",
@@ -95,6 +111,7 @@ __all__ = [
     "ManualNotification",
     "Notification",
     "NotificationData",
+    "NotificationFailedError",
     "NotificationPolicy",
     "NotificationSetting",
     "PAYMENT_INTENT_PAYMENT_FAILED",
@@ -109,7 +126,6 @@ __all__ = [
     "RefundEvent",
     "RefundSucceeded",
     "Setting",
-    "Subscription",
     "SubscriptionCreated",
     "SubscriptionData",
     "SubscriptionDeleted",

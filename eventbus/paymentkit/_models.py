@@ -1,4 +1,5 @@
-"""Payment Kit's entities as pydantic models, and the typed event classes that carry them.
+"""Payment Kit's entities as pydantic models (the typed event classes that carry them are
+generated from ``_table.py`` into ``_generated.py``).
 
 The models are lenient the way the platform is: unknown fields are kept (``model_extra``),
 only what the platform always sends is required, statuses are plain strings (the platform
@@ -12,13 +13,10 @@ Every event's data is ``{object, previous_attributes}``: :class:`EventData`.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, ClassVar, Generic, Literal, TypeVar
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from .._bus import EventBus
-from .._envelope import Event
-from .._registry import EventClass
 from .._topics import compile_pattern
 
 ObjT = TypeVar("ObjT")
@@ -119,7 +117,7 @@ class SubscriptionData(PaymentKitModel):
     notification_settings: NotificationSetting | None = None
 
 
-class Subscription(_Entity):
+class CustomerSubscription(_Entity):
     """A subscription (``sub_...``). ``status``: active, past_due, paused, canceled,
     incomplete, incomplete_expired, trialing, or a newer one.
 
@@ -234,158 +232,3 @@ class Notification(PaymentKitModel):
 
     type: str
     data: NotificationData
-
-
-# -- typed event classes ---------------------------------------------------------------
-
-
-class CheckoutSessionEvent(Event[EventData[CheckoutSession]]):
-    """Every ``checkout.session.*`` event: its ``data.object`` is a :class:`CheckoutSession`."""
-
-    event_pattern: ClassVar[str] = "checkout.session.*"
-
-
-class CheckoutSessionCompleted(CheckoutSessionEvent):
-    type: Literal["checkout.session.completed"] = "checkout.session.completed"
-
-
-class CheckoutSessionNftMinted(CheckoutSessionEvent):
-    type: Literal["checkout.session.nft_minted"] = "checkout.session.nft_minted"
-
-
-class SubscriptionEvent(Event[EventData[Subscription]]):
-    """Every ``customer.subscription.*`` event: its ``data.object`` is a :class:`Subscription`."""
-
-    event_pattern: ClassVar[str] = "customer.subscription.*"
-
-
-class SubscriptionCreated(SubscriptionEvent):
-    type: Literal["customer.subscription.created"] = "customer.subscription.created"
-
-
-class SubscriptionStarted(SubscriptionEvent):
-    type: Literal["customer.subscription.started"] = "customer.subscription.started"
-
-
-class SubscriptionRenewed(SubscriptionEvent):
-    type: Literal["customer.subscription.renewed"] = "customer.subscription.renewed"
-
-
-class SubscriptionUpgraded(SubscriptionEvent):
-    type: Literal["customer.subscription.upgraded"] = "customer.subscription.upgraded"
-
-
-class SubscriptionUpdated(SubscriptionEvent):
-    type: Literal["customer.subscription.updated"] = "customer.subscription.updated"
-
-
-class SubscriptionDeleted(SubscriptionEvent):
-    type: Literal["customer.subscription.deleted"] = "customer.subscription.deleted"
-
-
-class SubscriptionPaused(SubscriptionEvent):
-    type: Literal["customer.subscription.paused"] = "customer.subscription.paused"
-
-
-class SubscriptionResumed(SubscriptionEvent):
-    type: Literal["customer.subscription.resumed"] = "customer.subscription.resumed"
-
-
-class SubscriptionTrialStart(SubscriptionEvent):
-    type: Literal["customer.subscription.trial_start"] = "customer.subscription.trial_start"
-
-
-class SubscriptionTrialWillEnd(SubscriptionEvent):
-    type: Literal["customer.subscription.trial_will_end"] = "customer.subscription.trial_will_end"
-
-
-class SubscriptionTrialEnd(SubscriptionEvent):
-    type: Literal["customer.subscription.trial_end"] = "customer.subscription.trial_end"
-
-
-class PaymentIntentEvent(Event[EventData[PaymentIntent]]):
-    """Every ``payment_intent.*`` event: its ``data.object`` is a :class:`PaymentIntent`."""
-
-    event_pattern: ClassVar[str] = "payment_intent.*"
-
-
-class PaymentIntentSucceeded(PaymentIntentEvent):
-    type: Literal["payment_intent.succeeded"] = "payment_intent.succeeded"
-
-
-class PaymentIntentPaymentFailed(PaymentIntentEvent):
-    type: Literal["payment_intent.payment_failed"] = "payment_intent.payment_failed"
-
-
-class InvoiceEvent(Event[EventData[Invoice]]):
-    """Every ``invoice.*`` event: its ``data.object`` is an :class:`Invoice`."""
-
-    event_pattern: ClassVar[str] = "invoice.*"
-
-
-class InvoicePaid(InvoiceEvent):
-    type: Literal["invoice.paid"] = "invoice.paid"
-
-
-class RefundEvent(Event[EventData[Refund]]):
-    """Every ``refund.*`` event: its ``data.object`` is a :class:`Refund`."""
-
-    event_pattern: ClassVar[str] = "refund.*"
-
-
-class RefundSucceeded(RefundEvent):
-    type: Literal["refund.succeeded"] = "refund.succeeded"
-
-
-class ManualNotification(Event[EventData[Notification]]):
-    """``manual.notification``: a notification the application sends itself.
-
-    ``data.object.type`` is the trigger's type and ``data.object.data`` the entity, user and
-    context; ``parent_id`` is the trigger's id when :class:`NotificationPolicy` published it.
-    """
-
-    type: Literal["manual.notification"] = "manual.notification"
-
-
-#: Every class of the catalogue, families before their members.
-EVENT_CLASSES: tuple[EventClass, ...] = (
-    CheckoutSessionEvent,
-    CheckoutSessionCompleted,
-    CheckoutSessionNftMinted,
-    SubscriptionEvent,
-    SubscriptionCreated,
-    SubscriptionStarted,
-    SubscriptionRenewed,
-    SubscriptionUpgraded,
-    SubscriptionUpdated,
-    SubscriptionDeleted,
-    SubscriptionPaused,
-    SubscriptionResumed,
-    SubscriptionTrialStart,
-    SubscriptionTrialWillEnd,
-    SubscriptionTrialEnd,
-    PaymentIntentEvent,
-    PaymentIntentSucceeded,
-    PaymentIntentPaymentFailed,
-    InvoiceEvent,
-    InvoicePaid,
-    RefundEvent,
-    RefundSucceeded,
-    ManualNotification,
-)
-
-
-def register(bus: EventBus, /) -> None:
-    """Register the whole catalogue on ``bus``: each documented type and each family.
-
-    After it, publishing or parsing a Payment Kit event validates its data into the entity's
-    model; ``customer.subscription.*`` types the documents do not name (``.past_due``) get
-    :class:`SubscriptionEvent`, and so on for each family.
-
-    Classes registered later win for the same type, so register your own subclasses of the
-    catalogue's classes (or families) after calling this.
-
-    :raises EventClassConflictError: ``bus`` already has a class for a type a catalogue
-        family covers, and that class does not subclass the family
-    """
-    bus.register(*EVENT_CLASSES)

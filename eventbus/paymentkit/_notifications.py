@@ -16,15 +16,10 @@ from pydantic import BaseModel
 from .._bus import EventBus
 from .._envelope import Event
 from .._subscription import Subscription, is_async_callable
-from ._catalogue import MANUAL_NOTIFICATION
-from ._models import (
-    EventData,
-    ManualNotification,
-    Notification,
-    NotificationData,
-    NotificationSetting,
-    Setting,
-)
+from ..inbox import Delivery, Inbox, current
+from ._errors import NotificationFailedError
+from ._generated import MANUAL_NOTIFICATION, ManualNotification
+from ._models import EventData, Notification, NotificationData, NotificationSetting, Setting
 
 Notifier = Callable[[Event[Any]], Any]
 Action = Literal["self_handle", "default", "ignore"]
@@ -97,9 +92,17 @@ class NotificationPolicy:
     ``exclude_events`` pattern, and ``include_events`` is absent or has a pattern matching it.
 
     A self-handled event makes the policy publish ``manual.notification`` on the bus, its
-    ``data.object`` being ``{type: <trigger type>, data: {entity, userDid, context}}`` and its
-    ``parent_id`` the trigger's id. Any other event goes to ``default_notifier``, when given.
-    ``manual.notification`` events themselves are ignored, so the policy never feeds itself.
+    ``data.object`` being ``{type: <trigger type>, data: {entity, userDid, context}}``, its
+    ``parent_id`` the trigger's id and its id ``<trigger id>:manual.notification``. Any other
+    event goes to ``default_notifier``, when given. ``manual.notification`` events themselves
+    are ignored, so the policy never feeds itself.
+
+    When an :class:`~eventbus.inbox.Inbox` on the policy's bus is delivering the trigger (a
+    :class:`WebhookReceiver`, a stream consumer), the follow-up is delivered through that
+    inbox (:func:`eventbus.inbox.current`) instead of a plain publish: each of its handlers
+    runs to success once, and if any fails the policy's handler raises
+    :class:`NotificationFailedError`, so the trigger's delivery fails and its retry runs the
+    follow-up's failed handlers again (only those). Nothing needs setting up for this.
 
     :param bus: where ``manual.notification`` is published
     :param settings: the global settings (:class:`Setting` or mappings of its fields)
@@ -172,20 +175,30 @@ class NotificationPolicy:
         payload = NotificationData(entity=entity, user_did=self._user_of(event), context=context)
         notification = Notification(type=event.type, data=payload)
         return ManualNotification(
-            data=EventData[Notification](object=notification), parent_id=event.id
+            id=f"{event.id}:{MANUAL_NOTIFICATION}",
+            data=EventData[Notification](object=notification),
+            parent_id=event.id,
         )
 
     def handle(self, event: Event[Any], /) -> Decision:
         """Decide for ``event`` and act: publish ``manual.notification`` or notify by default.
 
-        The notification is published with :meth:`EventBus.publish`; its handlers' failures
-        are in that publish's result (or raised, if the bus raises errors), not here.
+        The notification is delivered through the inbox delivering ``event``, if any, else
+        published with :meth:`EventBus.publish` (its handlers' failures are then in that
+        publish's result, or raised if the bus raises errors).
 
+        :raises NotificationFailedError: delivered through an inbox, a handler of the
+            notification failed
         :raises TypeError: the default notifier is async; use :meth:`handle_async`
         """
         decision = self.decide(event)
         if decision.action == "self_handle":
-            self.bus.publish(self.build_notification(event))
+            notification = self.build_notification(event)
+            inbox = self._inbox()
+            if inbox is None:
+                self.bus.publish(notification)
+            else:
+                _check(inbox.deliver_sync(notification))
         elif decision.action == "default" and self.default_notifier is not None:
             if is_async_callable(self.default_notifier):
                 raise TypeError(
@@ -200,12 +213,22 @@ class NotificationPolicy:
         and awaits an async default notifier (a sync one is called)."""
         decision = self.decide(event)
         if decision.action == "self_handle":
-            await self.bus.publish_async(self.build_notification(event))
+            notification = self.build_notification(event)
+            inbox = self._inbox()
+            if inbox is None:
+                await self.bus.publish_async(notification)
+            else:
+                _check(await inbox.deliver(notification))
         elif decision.action == "default" and self.default_notifier is not None:
             outcome = self.default_notifier(event)
             if is_async_callable(self.default_notifier):
                 await outcome
         return decision
+
+    def _inbox(self) -> Inbox | None:
+        """The inbox delivering the current trigger, when it delivers to this bus."""
+        inbox = current()
+        return inbox if inbox is not None and inbox.bus is self.bus else None
 
     def attach(
         self, pattern: str, /, *, priority: int = 0, asynchronous: bool | None = None
@@ -227,3 +250,12 @@ class NotificationPolicy:
 
     def __repr__(self) -> str:
         return f"<NotificationPolicy settings={len(self.settings)}>"
+
+
+def _check(delivery: Delivery) -> None:
+    """Fail the trigger's handler unless every follow-up handler has succeeded.
+
+    :raises NotificationFailedError: the follow-up failed, was given up, or is in flight
+    """
+    if delivery.status not in ("handled", "duplicate"):
+        raise NotificationFailedError(delivery.event_id, delivery.status, delivery.failed)

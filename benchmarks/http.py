@@ -1,0 +1,182 @@
+"""``python -m benchmarks.http``: webhook deliveries per second over real HTTP, with ratios.
+
+Each row is an ASGI app from ``benchmarks._http_apps`` under uvicorn on 127.0.0.1, in its own
+processes; this process is the client: one bounded ``httpx.AsyncClient`` (``--concurrency``
+connections, that many requests in flight) posting signed, distinct Payment Kit-shaped events
+(signed before timing starts). Rows:
+
+- ``bare``: a Starlette endpoint doing HMAC + ``json.loads`` + the handler (the floor);
+- ``receiver memory``: ``WebhookReceiver`` with the memory store, one worker;
+- ``receiver sqlite normal``: with ``SqliteIdempotencyStore(synchronous="normal")``, one worker;
+- ``receiver sqlite x4``: four uvicorn workers sharing one SQLite file.
+
+Every server is started first; then each round times every row once, in rotating order, and
+the figure is the median over rounds. Options: ``--quick``, ``--rounds N``, ``--requests N``
+per sample, ``--concurrency N``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from eventbus.inbox import SqliteIdempotencyStore
+from eventbus.webhooks import StandardWebhooks
+
+from ._http_apps import SECRET
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str
+    factory: str
+    workers: int = 1
+
+
+ROWS = (
+    Row("bare", "bare"),
+    Row("receiver memory", "receiver_memory"),
+    Row("receiver sqlite normal", "receiver_sqlite"),
+    Row("receiver sqlite x4", "receiver_sqlite", workers=4),
+)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def serve(row: Row, folder: Path) -> Iterator[str]:
+    """Run ``row``'s app under uvicorn; yield its URL once it answers."""
+    port = free_port()
+    database = folder / f"{row.factory}-{row.workers}.db"
+    SqliteIdempotencyStore(database).close()  # created once, before the workers race for it
+    command = [sys.executable, "-m", "uvicorn", f"benchmarks._http_apps:{row.factory}"]
+    command += ["--factory", "--host", "127.0.0.1", "--port", str(port)]
+    command += ["--workers", str(row.workers), "--log-level", "warning", "--no-access-log"]
+    env = {**os.environ, "EVENTBUS_BENCH_DB": str(database)}
+    process = subprocess.Popen(command, env=env)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        _wait_until_up(url, process)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(30)
+
+
+def _wait_until_up(url: str, process: subprocess.Popen[bytes]) -> None:
+    while process.poll() is None:
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.TransportError:
+            time.sleep(0.05)
+    sys.exit(f"the server for {url} exited with {process.returncode}")
+
+
+class Deliveries:
+    """Signed, distinct deliveries, made before timing starts."""
+
+    def __init__(self) -> None:
+        self.scheme = StandardWebhooks(SECRET)
+        self.ids = itertools.count()
+
+    def batch(self, n: int) -> list[tuple[bytes, dict[str, str]]]:
+        out = []
+        for _ in range(n):
+            event_id = f"evt_{next(self.ids)}"
+            body = json.dumps(
+                {"id": event_id, "type": "invoice.paid", "data": {"object": {"id": "in_1"}}}
+            ).encode()
+            headers = {"content-type": "application/json", **self.scheme.sign(body)}
+            out.append((body, headers))
+        return out
+
+
+async def blast(url: str, batch: list[tuple[bytes, dict[str, str]]], concurrency: int) -> float:
+    """Post every delivery with ``concurrency`` in flight; requests per second."""
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    queue = iter(batch)
+    failures: list[int] = []
+    async with httpx.AsyncClient(limits=limits, timeout=60) as client:
+
+        async def sender() -> None:
+            for body, headers in queue:
+                response = await client.post(url, content=body, headers=headers)
+                if response.status_code != 200:
+                    failures.append(response.status_code)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(sender() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    if failures:
+        sys.exit(f"{url}: {len(failures)} deliveries failed, statuses {sorted(set(failures))}")
+    return len(batch) / elapsed
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.http", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="3 rounds of 1,000 requests")
+    parser.add_argument("--rounds", type=int, help="rounds (default 5, or 3 with --quick)")
+    parser.add_argument("--requests", type=int, help="requests per sample (default 4,000)")
+    parser.add_argument("--concurrency", type=int, default=32, help="requests in flight")
+    args = parser.parse_args(argv)
+    rounds = args.rounds or (3 if args.quick else 5)
+    requests = args.requests or (1_000 if args.quick else 4_000)
+    deliveries = Deliveries()
+    rates: dict[str, list[float]] = {row.name: [] for row in ROWS}
+    with ExitStack() as stack:
+        temporary = tempfile.TemporaryDirectory(prefix=".bench-http-", dir=".")
+        folder = Path(stack.enter_context(temporary))
+        urls = {row.name: stack.enter_context(serve(row, folder)) for row in ROWS}
+        for url in urls.values():
+            asyncio.run(blast(url, deliveries.batch(200), args.concurrency))  # warm up
+        for round_number in range(rounds):
+            names = list(urls)
+            shift = round_number % len(names)
+            for name in names[shift:] + names[:shift]:
+                batch = deliveries.batch(requests)
+                rates[name].append(asyncio.run(blast(urls[name], batch, args.concurrency)))
+    report({name: statistics.median(values) for name, values in rates.items()}, rounds, args)
+    return 0
+
+
+def report(rate: dict[str, float], rounds: int, args: argparse.Namespace) -> None:
+    print(
+        f"Webhook deliveries per second over HTTP (median of {rounds} rounds, "
+        f"{args.concurrency} in flight, one httpx client process)"
+    )
+    print(f"{'row':<26}{'per second':>12}{'x bare':>9}")
+    for name, value in rate.items():
+        print(f"{name:<26}{value:>12,.0f}{value / rate['bare']:>9.3f}")
+    bare = rate["bare"]
+    checks = [
+        ("receiver sqlite normal >= 0.3x bare", rate["receiver sqlite normal"] / bare >= 0.3),
+        ("receiver memory >= 0.75x bare", rate["receiver memory"] / bare >= 0.75),
+        ("sqlite x4 >= 1,000/s", rate["receiver sqlite x4"] >= 1_000),
+    ]
+    print()
+    for label, met in checks:
+        print(f"{label}: {'MET' if met else 'MISSED'}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

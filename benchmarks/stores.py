@@ -1,0 +1,154 @@
+"""``python -m benchmarks.stores``: claim+settle per second for each inbox store, with ratios.
+
+One operation is what a delivery costs the store: a claim of a fresh event id for two
+handlers, then a settle recording both as completed. Rows: the memory store, SQLite at
+``synchronous="normal"`` and ``"full"`` (a file on this disk), and the Redis store against
+its floor, a raw ``SET NX`` (claim) + ``HSET`` (settle) round trip pair on the same server
+with the same client. Every row is sampled in each round, in rotating order; the figure is
+the median over rounds. Without ``--redis URL`` a private ``redis-server`` is started on
+127.0.0.1 (no persistence) and stopped at the end.
+
+Options: ``--quick`` (3 rounds of 0.2 s), ``--rounds N``, ``--seconds S`` per sample.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import redis
+
+from eventbus.inbox import IdempotencyStore, MemoryIdempotencyStore, SqliteIdempotencyStore
+from eventbus.redis import RedisIdempotencyStore
+
+HANDLERS = ("ledger", "mailer")
+Op = Callable[[str], None]
+
+
+def store_op(store: IdempotencyStore) -> Op:
+    """One delivery's store calls: claim a fresh id, settle both handlers completed."""
+
+    def op(key: str) -> None:
+        claim = store.claim(key, handlers=HANDLERS)
+        store.settle(claim, completed=HANDLERS, failed={})
+
+    return op
+
+
+def raw_redis_op(client: redis.Redis) -> Op:
+    """The floor: the two round trips a store needs at least, with no script logic."""
+
+    def op(key: str) -> None:
+        client.set(f"raw:{key}", "token", nx=True, px=300_000)
+        client.hset(f"raw:{key}:h", mapping={"c:ledger": 1, "c:mailer": 1})
+
+    return op
+
+
+def sample(op: Op, seconds: float, ids: Iterator[str]) -> float:
+    """Operations per second over at least ``seconds``."""
+    count, started = 0, time.perf_counter()
+    deadline = started + seconds
+    while True:
+        for _ in range(50):
+            op(next(ids))
+        count += 50
+        now = time.perf_counter()
+        if now >= deadline:
+            return count / (now - started)
+
+
+@contextmanager
+def private_redis(directory: Path) -> Iterator[str]:
+    """A redis-server on a free port of 127.0.0.1 for the run."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        sys.exit("redis-server is not installed: run 'make setup', or pass --redis URL")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    command = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
+    command += ["--appendonly", "no", "--dir", str(directory)]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+    client = redis.Redis(port=port)
+    try:
+        while True:
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                time.sleep(0.02)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        client.close()
+        process.terminate()
+        process.wait(10)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.stores", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="3 rounds of 0.2 s samples")
+    parser.add_argument("--rounds", type=int, help="rounds (default 7, or 3 with --quick)")
+    parser.add_argument("--seconds", type=float, help="seconds per sample (default 1.0)")
+    parser.add_argument("--redis", help="a Redis URL to use instead of a private server")
+    args = parser.parse_args(argv)
+    rounds = args.rounds or (3 if args.quick else 7)
+    seconds = args.seconds or (0.2 if args.quick else 1.0)
+    with tempfile.TemporaryDirectory(dir=Path.cwd(), prefix=".bench-stores-") as folder:
+        if args.redis:
+            return run(args.redis, Path(folder), rounds, seconds)
+        with private_redis(Path(folder)) as url:
+            return run(url, Path(folder), rounds, seconds)
+
+
+def run(url: str, folder: Path, rounds: int, seconds: float) -> int:
+    client = redis.Redis.from_url(url)
+    client.flushdb()
+    rows: dict[str, Op] = {
+        "memory": store_op(MemoryIdempotencyStore(max_entries=10_000_000)),
+        "sqlite normal": store_op(SqliteIdempotencyStore(folder / "n.db", synchronous="normal")),
+        "sqlite full": store_op(SqliteIdempotencyStore(folder / "f.db", synchronous="full")),
+        "redis store": store_op(RedisIdempotencyStore(client, prefix="bench")),
+        "redis raw SET NX + HSET": raw_redis_op(client),
+    }
+    ids = (f"evt_{n}" for n in itertools.count())
+    results: dict[str, list[float]] = {name: [] for name in rows}
+    names = list(rows)
+    for round_number in range(rounds):
+        shift = round_number % len(names)
+        for name in names[shift:] + names[:shift]:
+            results[name].append(sample(rows[name], seconds, ids))
+    client.flushdb()
+    client.close()
+    report({name: statistics.median(values) for name, values in results.items()}, rounds)
+    return 0
+
+
+def report(rate: dict[str, float], rounds: int) -> None:
+    print(f"Inbox stores: claim+settle per second (median of {rounds} rounds), two handlers")
+    print(f"{'store':<26}{'per second':>12}{'x memory':>10}")
+    for name, value in rate.items():
+        print(f"{name:<26}{value:>12,.0f}{value / rate['memory']:>10.3f}")
+    normal, full = rate["sqlite normal"], rate["sqlite full"]
+    redis_ratio = rate["redis store"] / rate["redis raw SET NX + HSET"]
+    print(f"\nsqlite normal: {normal:,.0f}/s (target >= 10,000: {_verdict(normal >= 10_000)})")
+    print(f"sqlite full / normal: {full / normal:.3f}")
+    print(f"redis store / raw SET NX + HSET: {redis_ratio:.3f}")
+
+
+def _verdict(met: bool) -> str:
+    return "MET" if met else "MISSED"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
