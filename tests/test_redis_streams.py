@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -72,14 +72,19 @@ class Reports:
 
 
 @pytest.fixture
-def streams_factory(redis_url: str) -> Callable[..., RedisStreams]:
-    """Make RedisStreams on the test Redis, stream ``orders`` unless told otherwise."""
+async def streams_factory(redis_url: str) -> AsyncIterator[Callable[..., RedisStreams]]:
+    """Make RedisStreams on the test Redis (stream ``orders`` unless told otherwise), closed
+    after the test."""
+    made: list[RedisStreams] = []
 
     def make(bus: EventBus, **options: Any) -> RedisStreams:
         options.setdefault("stream", "orders")
-        return RedisStreams(bus, redis_url, **options)
+        made.append(RedisStreams(bus, redis_url, **options))
+        return made[-1]
 
-    return make
+    yield make
+    for streams in made:
+        await streams.aclose()
 
 
 # -- one process ------------------------------------------------------------------------
@@ -173,7 +178,7 @@ async def test_a_failing_handler_ends_in_the_dead_letter_stream_without_blocking
     for _ in range(3):
         streams.publish_sync("order.placed")
     async with streams.consuming(on_delivery=reports):
-        await reports.wait(lambda items: items[-1].outcome == "dead_letter")
+        await reports.wait(lambda items: bool(items) and items[-1].outcome == "dead_letter")
     outcomes = [(r.entry_id == bad, r.outcome) for r in reports.items]
     assert outcomes[0] == (True, "failed")
     assert outcomes[-1] == (True, "dead_letter")
@@ -384,32 +389,33 @@ async def test_maxlen_trims_the_stream_approximately(
 async def test_forward_appends_local_publishes_and_never_loops(
     streams_factory: Callable[..., RedisStreams], client: redis.Redis
 ) -> None:
-    """A forwarded local publish is consumed on the same bus without being appended again;
-    an event a handler publishes locally is forwarded, with the consumed event as parent."""
-    bus, reports = EventBus(), Reports()
+    """A worker bus that both forwards and consumes never appends what it consumed again;
+    the event its handler publishes locally is forwarded, with the consumed one as parent."""
+    web, worker, reports = EventBus(), EventBus(), Reports()
     children: list[Event[Any]] = []
 
-    @bus.on("order.placed", name="placed")
+    @worker.on("order.placed", name="placed")
     async def placed(event: Event[Any]) -> None:
-        await bus.publish_async("order.confirmed", {"for": event.id})
+        await worker.publish_async("order.confirmed", {"for": event.id})
 
-    bus.subscribe("order.confirmed", children.append, name="confirmed")
-    streams = streams_factory(bus)
-    subscription = streams.forward("order.*")
+    worker.subscribe("order.confirmed", children.append, name="confirmed")
+    web_streams, worker_streams = streams_factory(web), streams_factory(worker)
+    subscription = web_streams.forward()
     assert subscription.name == "eventbus.redis.forward"
     with pytest.raises(DuplicateHandlerNameError):
-        streams.forward()
-    async with streams.consuming(on_delivery=reports):
-        parent = Event(type="order.placed")
-        bus.publish(parent)
+        web_streams.forward()
+    worker_streams.forward("order.*")
+    parent = Event(type="order.placed")
+    async with worker_streams.consuming(on_delivery=reports):
+        await web.publish_async(parent)
         await reports.wait(lambda items: len(items) >= 2)
         await anyio.sleep(0.2)  # room for a wrong third append
     entries = [json.loads(fields[b"event"]) for _, fields in client.xrange("orders")]
     assert [e["type"] for e in entries] == ["order.placed", "order.confirmed"]
     assert entries[1]["parent_id"] == parent.id
-    assert {c.parent_id for c in children} == {parent.id}
+    assert [c.parent_id for c in children] == [parent.id, parent.id]  # local, then consumed
     subscription.unsubscribe()
-    bus.publish("order.placed")
+    await web.publish_async("order.placed")
     assert client.xlen("orders") == 2
 
 
@@ -423,7 +429,7 @@ async def test_forward_on_an_async_client_appends_from_async_handlers(
     streams.forward()
     await bus.publish_async("order.placed")
     assert client.xlen("orders") == 1
-    with pytest.raises(TypeError, match="redis.asyncio client"):
+    with pytest.raises(TypeError, match=r"redis\.asyncio client"):
         streams.publish_sync("order.placed")
     await async_client.aclose()
 
@@ -465,11 +471,12 @@ async def test_extra_fields_and_traceparent_survive_the_hop(
         context = span.get_span_context()
     async with streams.consuming(on_delivery=reports):
         first, traced = await reports.wait(lambda items: len(items) >= 2)
-    assert first.event is not None and traced.event is not None
+    assert first.event is not None
+    assert traced.event is not None
     assert first.event.model_extra == {"traceparent": own, "tenant": "acme"}
     assert first.event.model_dump() == plain.model_dump()
     assert traced.entry_id == traced_id
-    expected = f"00-{context.trace_id:032x}-{context.span_id:016x}-01"
+    expected = f"00-{context.trace_id:032x}-{context.span_id:016x}-{context.trace_flags:02x}"
     assert (traced.event.model_extra or {})["traceparent"] == expected
 
 
@@ -484,9 +491,12 @@ def test_under_trio_a_clear_error_says_asyncio_is_needed(redis_url: str) -> None
     assert info.value.backend == "trio"
     with pytest.raises(AsyncioRequiredError):
         anyio.run(streams.consume, backend="trio")
+    streams.close()
 
 
-async def test_calling_mistakes_are_refused(redis_url: str) -> None:
+async def test_calling_mistakes_are_refused(
+    redis_url: str, streams_factory: Callable[..., RedisStreams]
+) -> None:
     """Bad arguments and a second consume raise errors that say what to do."""
     bus = EventBus()
     for bad in ({"claim_idle": 0}, {"max_deliveries": 0}, {"concurrency": 0}, {"maxlen": 0}):
@@ -494,7 +504,7 @@ async def test_calling_mistakes_are_refused(redis_url: str) -> None:
             RedisStreams(bus, redis_url, **bad)
     with pytest.raises(TypeError, match="redis:// URL"):
         RedisStreams(bus, 6379)  # type: ignore[arg-type]
-    streams = RedisStreams(bus, redis_url, stream="orders")
+    streams = streams_factory(bus)
     with pytest.raises(TypeError, match="Event or a type string"):
         streams.publish_sync(42)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="only used with a type string"):
@@ -576,9 +586,9 @@ def test_a_worker_killed_mid_handler_is_taken_over_after_claim_idle(
     client.set("mailer-mode", "fail")
     first = Worker(redis_url, tmp_path, "first", "streams_app:streams").started()
     workers.append(first)
-    RedisStreams(EventBus(), redis_url, stream="orders").publish_sync(
-        Event(id="evt_crash", type="order.placed")
-    )
+    producer = RedisStreams(EventBus(), redis_url, stream="orders")
+    producer.publish_sync(Event(id="evt_crash", type="order.placed"))
+    producer.close()
     wait_for_runs(client, 2)  # ledger, mailer-failed
     client.set("mailer-mode", "hang")
     assert wait_for_runs(client, 3)[-1][0] == "hanging"
@@ -606,6 +616,7 @@ def test_broadcast_reaches_every_process(
         workers.append(Worker(redis_url, tmp_path, name, "streams_app:broadcast").started())
     producer = RedisStreams(EventBus(), redis_url, stream="orders")
     ids = {producer.publish_sync(Event(type="order.placed")) for _ in range(5)}
+    producer.close()
     done = wait_for_runs(client, 20)  # 5 events x 2 handlers x 2 processes
     assert len(ids) == 5
     per_process = counts([[h, f"{e}/{c}", c] for h, e, c in done])

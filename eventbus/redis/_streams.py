@@ -111,16 +111,34 @@ class RedisStreams:
         self.maxlen = maxlen
         self.concurrency = concurrency
         self._sync, self._async = _clients(url_or_client)
+        self._owned = isinstance(url_or_client, str)
+        self._store: RedisIdempotencyStore | None = None
         self.inbox = inbox or self._default_inbox(url_or_client)
         self._running: _consumer.Consumer | None = None
 
     def _default_inbox(self, url_or_client: str | AnyRedis) -> Inbox:
         if self.group is None:
             return Inbox(self.bus, MemoryIdempotencyStore())
-        store = RedisIdempotencyStore(
+        self._store = RedisIdempotencyStore(
             url_or_client, prefix=f"{self.stream}:{self.group}", lease=self.claim_idle
         )
-        return Inbox(self.bus, store, max_attempts=self.max_deliveries)
+        return Inbox(self.bus, self._store, max_attempts=self.max_deliveries)
+
+    def close(self) -> None:
+        """Close the sync clients these streams made (from a URL, and the default inbox's
+        store); a client passed in is yours to close."""
+        if self._owned and self._sync is not None:
+            self._sync.close()
+        if self._store is not None:
+            self._store.close()
+
+    async def aclose(self) -> None:
+        """Close every client these streams made, from the loop the async ones ran on."""
+        self.close()
+        if self._owned and self._async is not None:
+            await self._async.aclose()
+        if self._store is not None:
+            await self._store.aclose()
 
     # -- producing ---------------------------------------------------------------------
 
