@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test lint typecheck demo bench bench-quick bench-stores bench-http clean
+.PHONY: setup test lint typecheck demo bench bench-quick bench-stores bench-http bench-streams clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -35,12 +35,14 @@ bench: setup
 	$(PY) -m benchmarks
 	$(PY) -m benchmarks.stores
 	$(PY) -m benchmarks.http
+	$(PY) -m benchmarks.streams
 
 bench-quick: setup
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
 	$(PY) -m benchmarks --quick
 	$(PY) -m benchmarks.stores --quick
 	$(PY) -m benchmarks.http --quick
+	$(PY) -m benchmarks.streams --quick
 
 bench-stores: setup
 	$(PY) -m benchmarks.stores
@@ -48,6 +50,10 @@ bench-stores: setup
 # Deliveries per second over real HTTP (uvicorn servers, a separate httpx client process).
 bench-http: $(STAMP)
 	$(PY) -m benchmarks.http
+
+# Redis Streams: events/s publish -> handled vs a raw redis client loop, and latency.
+bench-streams: setup
+	$(PY) -m benchmarks.streams
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .coverage

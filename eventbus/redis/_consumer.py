@@ -31,6 +31,10 @@ logger = logging.getLogger("eventbus.redis")
 PARSE_NAME = "eventbus.redis.parse"
 #: Seconds between attempts while Redis does not answer.
 RETRY_DELAY = 1.0
+#: Seconds an acknowledgement waits for others to share its XACK.
+ACK_DELAY = 0.002
+#: Seconds a stopping consumer spends acknowledging what it handled.
+ACK_FLUSH_TIMEOUT = 5.0
 
 Outcome = Literal[
     "handled", "duplicate", "in_flight", "failed", "dead_letter", "malformed", "error"
@@ -97,6 +101,7 @@ class Consumer:
         self._position = "0-0"  # broadcast: the last entry read
         self._keep_alive = client.register_script(KEEP_ALIVE)
         self.group = streams.group or ""  # used in group mode only
+        self.acks = _Acks(client, streams.stream, self.group)
         # XREADGROUP waits at most this long, so reclaims are never late by more.
         self._block_ms = max(1, round(streams.claim_idle * 500))
 
@@ -108,13 +113,18 @@ class Consumer:
         """Prepare the group (or read position), then read and deliver until stopped."""
         await self._prepare()
         task_status.started()
-        async with anyio.create_task_group() as helpers:
-            if self.streams.group is not None:
-                helpers.start_soon(self._keep_entries_fresh)
-            async with anyio.create_task_group() as deliveries:
-                with self.reading:
-                    await self._read_forever(deliveries)
-            helpers.cancel_scope.cancel()
+        try:
+            async with anyio.create_task_group() as helpers:
+                if self.streams.group is not None:
+                    helpers.start_soon(self._keep_entries_fresh)
+                    helpers.start_soon(self.acks.run)
+                async with anyio.create_task_group() as deliveries:
+                    with self.reading:
+                        await self._read_forever(deliveries)
+                helpers.cancel_scope.cancel()
+        finally:
+            with anyio.move_on_after(ACK_FLUSH_TIMEOUT, shield=True):
+                await self.acks.flush()
 
     async def _prepare(self) -> None:
         streams = self.streams
@@ -146,10 +156,13 @@ class Consumer:
             await self._prepare()  # the stream (and its group) may have been deleted
 
     async def _free_slots(self) -> int:
-        while len(self.in_progress) >= self.streams.concurrency:
+        """Wait until at least half the slots are free (so reads come in batches under load,
+        and at once when idle); return how many are."""
+        limit = self.streams.concurrency
+        while len(self.in_progress) > limit // 2:
             self._freed = anyio.Event()
             await self._freed.wait()
-        return self.streams.concurrency - len(self.in_progress)
+        return limit - len(self.in_progress)
 
     async def _read(self, count: int) -> list[tuple[Any, Any]]:
         streams = self.streams
@@ -232,7 +245,7 @@ class Consumer:
             errors = {f.name: _describe(f.exception) for f in delivery.result.errors}
             await self._dead_letter(entry_id, event.to_json(), errors, delivery.attempt)
         elif delivery.status in _ACKED and self.streams.group is not None:
-            await self.client.xack(self.streams.stream, self.streams.group, entry_id)
+            self.acks.add(entry_id)
         return StreamDelivery(entry_id, delivery.status, event, delivery)
 
     async def _malformed(self, entry_id: str, body: bytes, exc: Exception) -> StreamDelivery:
@@ -276,6 +289,40 @@ class Consumer:
                 )
             except redis.RedisError as exc:
                 logger.warning("keeping entries of %r fresh failed: %s", streams.stream, exc)
+
+
+class _Acks:
+    """XACK in batches: the entries handled since the last XACK go in one call.
+
+    An acknowledgement lost to a crash only means the entry is read again, and the inbox
+    answers ``duplicate`` for it.
+    """
+
+    def __init__(self, client: redis.asyncio.Redis, stream: str, group: str) -> None:
+        self.client, self.stream, self.group = client, stream, group
+        self._ids: list[str] = []
+        self._wanted = anyio.Event()
+
+    def add(self, entry_id: str) -> None:
+        self._ids.append(entry_id)
+        self._wanted.set()
+
+    async def run(self) -> None:
+        while True:
+            await self._wanted.wait()
+            await anyio.sleep(ACK_DELAY)  # let the deliveries finishing meanwhile join in
+            self._wanted = anyio.Event()
+            await self.flush()
+
+    async def flush(self) -> None:
+        ids, self._ids = self._ids, []
+        if not ids:
+            return
+        try:
+            await self.client.xack(self.stream, self.group, *ids)
+        except redis.RedisError as exc:
+            logger.warning("XACK of %d entries of %r failed (they will be read again and "
+                           "answered duplicate): %s", len(ids), self.stream, exc)
 
 
 def _entries(reply: Any) -> list[tuple[Any, Any]]:
