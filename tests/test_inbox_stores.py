@@ -128,13 +128,27 @@ async def test_more_handlers_still_claim(make_store: Factory) -> None:
     assert (claim.status, claim.attempt, claim.completed) == ("claimed", 2, {"ledger"})
 
 
-async def test_no_handlers_is_done_only_once_settled(make_store: Factory) -> None:
-    """An event with no handlers is claimed the first time and done after its settle."""
+async def test_no_handlers_is_done_only_once_an_attempt_was_clean(make_store: Factory) -> None:
+    """A caller with no handlers claims an event until some attempt settled without a
+    failure (one that failed or was interrupted does not make it done)."""
     store = make_store()
+    await store.settle(await store.claim("evt_1", "a"), (), {"a": "interrupted"})
     claim = await store.claim("evt_1")
-    assert claim.status == "claimed"
+    assert (claim.status, claim.attempt) == ("claimed", 2)
     await store.settle(claim)
     assert (await store.claim("evt_1")).status == "done"
+    assert (await store.claim("evt_1", "a")).status == "claimed"
+
+
+async def test_completed_handlers_of_a_failed_attempt_are_done(make_store: Factory) -> None:
+    """Once some attempt was clean, a caller whose handlers all completed, even in a
+    failed attempt, gets done."""
+    store = make_store()
+    await store.settle(await store.claim("evt_1", "ledger", "mailer"), ["ledger"], {"mailer": "x"})
+    await store.settle(await store.claim("evt_1", "ledger"))
+    assert (await store.claim("evt_1", "ledger")).status == "done"
+    claim = await store.claim("evt_1", "ledger", "mailer")
+    assert (claim.status, claim.completed) == ("claimed", {"ledger"})
 
 
 async def test_a_failure_releases_at_once_and_keeps_the_completed(make_store: Factory) -> None:

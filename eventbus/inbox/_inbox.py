@@ -9,10 +9,10 @@ skipping the handlers that completed on earlier attempts, settle the outcome.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
 import anyio.to_thread
@@ -26,7 +26,6 @@ if TYPE_CHECKING:
     from .._envelope import Event
     from .._result import PublishResult
 
-T = TypeVar("T")
 DeliveryStatus = Literal["handled", "duplicate", "in_flight", "failed", "dead_letter"]
 
 logger = logging.getLogger("eventbus.inbox")
@@ -123,7 +122,7 @@ class Inbox:
 
         :raises StoreFileMissingError: the store's file vanished (and other store errors)
         """
-        claim = await self._call("claim_async", "claim", event.id, handlers=self._names(event))
+        claim = await self._claim_async(event)
         if claim.status != "claimed":
             return _unclaimed(claim)
         reset = _current.set(self)
@@ -172,7 +171,7 @@ class Inbox:
 
         :raises DeadLetterNotFoundError: ``event_id`` is not a dead letter (any more)
         """
-        letter = await self._call("revive_async", "revive", event_id)
+        letter = await self._revive_async(event_id)
         return await self.deliver(self._revived(event_id, letter))
 
     def retry_dead_letter_sync(self, event_id: str, /) -> Delivery:
@@ -229,32 +228,32 @@ class Inbox:
             )
         return self.store
 
-    async def _call(self, async_name: str, sync_name: str, *args: Any, **kwargs: Any) -> Any:
+    async def _claim_async(self, event: Event[Any]) -> Claim:
+        names = self._names(event)
         if self._async is not None:
-            method: Callable[..., Awaitable[Any]] = getattr(self._async, async_name)
-            return await method(*args, **kwargs)
-        call: Callable[..., Any] = getattr(self.store, sync_name)
-        return await anyio.to_thread.run_sync(lambda: call(*args, **kwargs))
+            return await self._async.claim_async(event.id, handlers=names)
+        store = self._sync()
+        return await anyio.to_thread.run_sync(lambda: store.claim(event.id, handlers=names))
 
     async def _settle_async(self, claim: Claim, outcome: _Outcome) -> None:
-        held = await self._call(
-            "settle_async",
-            "settle",
-            claim,
-            completed=outcome.completed,
-            failed=outcome.failed,
-            dead_letter=outcome.dead_letter,
-        )
+        if self._async is not None:
+            held = await self._async.settle_async(
+                claim,
+                completed=outcome.completed,
+                failed=outcome.failed,
+                dead_letter=outcome.dead_letter,
+            )
+        else:
+            held = await anyio.to_thread.run_sync(_settle, self._sync(), claim, outcome)
         _warn_if_lost(claim, held)
 
+    async def _revive_async(self, event_id: str) -> DeadLetter | None:
+        if self._async is not None:
+            return await self._async.revive_async(event_id)
+        return await anyio.to_thread.run_sync(self._sync().revive, event_id)
+
     def _settle_sync(self, claim: Claim, outcome: _Outcome) -> None:
-        held = self._sync().settle(
-            claim,
-            completed=outcome.completed,
-            failed=outcome.failed,
-            dead_letter=outcome.dead_letter,
-        )
-        _warn_if_lost(claim, held)
+        _warn_if_lost(claim, _settle(self._sync(), claim, outcome))
 
     def __repr__(self) -> str:
         return f"Inbox({self.bus!r}, {self.store!r}, max_attempts={self.max_attempts!r})"
@@ -265,6 +264,12 @@ _UNCLAIMED: Mapping[str, DeliveryStatus] = {
     "in_flight": "in_flight",
     "dead_letter": "dead_letter",
 }
+
+
+def _settle(store: IdempotencyStore, claim: Claim, outcome: _Outcome) -> bool:
+    return store.settle(
+        claim, completed=outcome.completed, failed=outcome.failed, dead_letter=outcome.dead_letter
+    )
 
 
 def _unclaimed(claim: Claim) -> Delivery:

@@ -23,19 +23,19 @@ class _Record:
     __slots__ = (
         "attempts",
         "born",
+        "clean",
         "completed",
         "dead",
         "errors",
         "first_failed",
         "last_failed",
         "lease_until",
-        "settled",
         "token",
     )
 
     def __init__(self, now: float) -> None:
         self.born = now
-        self.settled = False
+        self.clean = False
         self.token: str | None = None
         self.lease_until = 0.0
         self.attempts = 0
@@ -86,7 +86,7 @@ class MemoryIdempotencyStore:
                     self._records.popitem(last=False)
             if record.dead is not None:
                 return Claim(key, "dead_letter", attempt=record.attempts)
-            if record.settled and record.completed.issuperset(handlers):
+            if record.clean and record.completed.issuperset(handlers):
                 return Claim(key, "done", attempt=record.attempts)
             if record.token is not None and record.lease_until > now:
                 return Claim(key, "in_flight", attempt=record.attempts)
@@ -115,7 +115,7 @@ class MemoryIdempotencyStore:
             if record.token is None or record.token != claim.token:
                 return False
             record.token = None
-            record.settled = True
+            record.clean = record.clean or not failed
             record.errors.update(failed)
             if failed:
                 record.last_failed = time.time()

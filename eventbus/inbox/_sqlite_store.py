@@ -22,7 +22,7 @@ from ._store import (
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS eventbus_inbox_event (
     key TEXT PRIMARY KEY,
-    settled INTEGER NOT NULL DEFAULT 0,
+    clean INTEGER NOT NULL DEFAULT 0,
     token TEXT,
     lease_until REAL NOT NULL DEFAULT 0,
     attempts INTEGER NOT NULL DEFAULT 0,
@@ -58,7 +58,8 @@ _FAILED = (
     "ON CONFLICT (key, handler) DO UPDATE SET error = excluded.error"
 )
 _RELEASE = (
-    "UPDATE eventbus_inbox_event SET token = NULL, lease_until = 0, settled = 1, "
+    "UPDATE eventbus_inbox_event SET token = NULL, lease_until = 0, "
+    "clean = (clean OR ?1 IS NULL), "
     "last_failed = COALESCE(?1, last_failed), first_failed = COALESCE(first_failed, ?1), "
     "dead_type = ?2, dead_body = ?3 WHERE key = ?4 AND token = ?5"
 )
@@ -130,8 +131,8 @@ class SqliteIdempotencyStore:
     def _claim_again(
         self, db: sqlite3.Connection, key: str, handlers: Collection[str], token: str, now: float
     ) -> Claim:
-        settled, holder, lease_until, attempts, dead = db.execute(
-            "SELECT settled, token, lease_until, attempts, dead_type IS NOT NULL "
+        clean, holder, lease_until, attempts, dead = db.execute(
+            "SELECT clean, token, lease_until, attempts, dead_type IS NOT NULL "
             "FROM eventbus_inbox_event WHERE key = ?",
             (key,),
         ).fetchone()
@@ -144,7 +145,7 @@ class SqliteIdempotencyStore:
                 (key,),
             )
         )
-        if settled and completed.issuperset(handlers):
+        if clean and completed.issuperset(handlers):
             return Claim(key, "done", attempt=attempts)
         if holder is not None and lease_until > now:
             return Claim(key, "in_flight", attempt=attempts)

@@ -89,8 +89,10 @@ class IdempotencyStore(Protocol):
         is leased, lease it; in that order:
 
         1. a dead letter answers ``dead_letter`` (nothing is leased);
-        2. an event settled at least once on which every name in ``handlers`` has completed
-           answers ``done`` (so an inbox whose bus has more handlers still claims it);
+        2. an event that an attempt settled clean (no handler failed) and on which every
+           name in ``handlers`` has completed answers ``done`` (so an inbox whose bus has
+           more handlers still claims it, and an event no attempt finished cleanly is
+           claimed even by a caller with no handlers);
         3. an event whose lease has not expired answers ``in_flight``;
         4. otherwise the attempt count goes up by one and the event is leased for ``lease``
            seconds: ``claimed``, with a fresh token, the attempt's number and the names
@@ -117,9 +119,9 @@ class IdempotencyStore(Protocol):
         The rest is fenced by ``claim.token``: only while the claim still holds the lease are
         the errors in ``failed`` recorded (each replacing that handler's last error; a
         completed handler's error is forgotten), the failure times updated, the event marked
-        as settled, the lease released (so a redelivery can claim it at once) and, with
-        ``dead_letter``, the event recorded as a dead letter. A stale holder (its lease
-        expired and another claimed the event) changes nothing else.
+        clean when ``failed`` is empty, the lease released (so a redelivery can claim it at
+        once) and, with ``dead_letter``, the event recorded as a dead letter. A stale holder
+        (its lease expired and another claimed the event) changes nothing else.
 
         :param completed: names of the handlers that succeeded in this attempt
         :param failed: each handler that failed in this attempt, with its error's text

@@ -1,6 +1,6 @@
 """The Lua scripts that make the Redis store's claim, settle and revive atomic.
 
-One hash per event holds everything: ``settled``, ``token``, ``lease_until`` (ms, server
+One hash per event holds everything: ``clean``, ``token``, ``lease_until`` (ms, server
 clock), ``attempts``, ``first_failed`` and ``last_failed`` (seconds), ``dead``, ``type`` and
 ``body`` (for a dead letter), ``c:<handler>`` per completed handler and ``e:<handler>`` with
 each failing handler's last error. Times come from the server's ``TIME``, so the machines'
@@ -15,7 +15,7 @@ CLAIM = """
 local key = KEYS[1]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local rec = redis.call('HMGET', key, 'settled', 'token', 'lease_until', 'attempts', 'dead')
+local rec = redis.call('HMGET', key, 'clean', 'token', 'lease_until', 'attempts', 'dead')
 local attempts = tonumber(rec[4]) or 0
 if rec[5] == '1' then return {'dead_letter', attempts} end
 if rec[1] == '1' then
@@ -59,7 +59,8 @@ for i = at + 1, at + 2 * failed, 2 do
 end
 at = at + 2 * failed + 1
 redis.call('HDEL', key, 'token')
-redis.call('HSET', key, 'settled', '1', 'lease_until', '0')
+redis.call('HSET', key, 'lease_until', '0')
+if failed == 0 then redis.call('HSET', key, 'clean', '1') end
 local t = redis.call('TIME')
 local now = t[1] .. '.' .. string.format('%06d', tonumber(t[2]))
 if failed > 0 then
