@@ -383,6 +383,42 @@ async def test_maxlen_trims_the_stream_approximately(
     assert client.xlen("orders") < 300
 
 
+async def test_enqueue_appends_each_event_id_once(
+    streams_factory: Callable[..., RedisStreams], client: redis.Redis
+) -> None:
+    """enqueue (async and sync, concurrent copies too) appends an event id once, and
+    remembers it for the inbox store's ttl."""
+    streams = streams_factory(EventBus())
+    event = Event(id="evt_once", type="order.placed")
+    results: list[str | None] = []
+
+    async def copy() -> None:
+        results.append(await streams.enqueue(event))
+
+    async with anyio.create_task_group() as group:
+        for _ in range(20):
+            group.start_soon(copy)
+    assert streams.enqueue_sync(event) is None
+    [entry_id] = [r for r in results if r is not None]
+    assert results.count(None) == 19
+    assert client.xrange("orders")[0][0].decode() == entry_id
+    assert client.xlen("orders") == 1
+    ttl_ms = client.pttl("orders:queued:evt_once")
+    assert 0 < ttl_ms <= round(streams.inbox.store.ttl * 1000)  # type: ignore[union-attr]
+    assert ttl_ms > 6 * 24 * 3600 * 1000
+    assert streams.enqueue_sync(Event(type="order.placed")) is not None
+
+
+async def test_enqueue_trims_with_maxlen(
+    streams_factory: Callable[..., RedisStreams], client: redis.Redis
+) -> None:
+    """enqueue honours maxlen like publish does."""
+    streams = streams_factory(EventBus(), maxlen=10)
+    for _ in range(300):
+        await streams.enqueue(Event(type="order.placed"))
+    assert client.xlen("orders") < 300
+
+
 # -- forwarding, parents, fields --------------------------------------------------------
 
 
@@ -431,6 +467,8 @@ async def test_forward_on_an_async_client_appends_from_async_handlers(
     assert client.xlen("orders") == 1
     with pytest.raises(TypeError, match=r"redis\.asyncio client"):
         streams.publish_sync("order.placed")
+    with pytest.raises(TypeError, match=r"redis\.asyncio client"):
+        streams.enqueue_sync(Event(type="order.placed"))
     await async_client.aclose()
 
 
@@ -524,6 +562,7 @@ async def test_a_sync_client_publishes_but_cannot_consume(redis_url: str) -> Non
         streams = RedisStreams(bus, sync_client, stream="orders", inbox=Inbox(bus))
         entry_id = await streams.publish("order.placed")
         assert sync_client.xrange("orders")[0][0].decode() == entry_id
+        assert await streams.enqueue(Event(type="order.placed")) is not None
         with pytest.raises(TypeError, match="needs an async client"):
             await streams.consume()
 

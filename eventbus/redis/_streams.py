@@ -14,10 +14,12 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import anyio.abc
 import anyio.to_thread
+import redis
 
 from .._envelope import Event
 from .._loop import on_asyncio
 from ..inbox import Inbox, MemoryIdempotencyStore
+from ..inbox._store import DEFAULT_TTL
 from . import _consumer
 from ._consumer import StreamDelivery
 from ._errors import AsyncioRequiredError
@@ -29,6 +31,14 @@ if TYPE_CHECKING:
 
 #: The name of the subscription :meth:`RedisStreams.forward` makes.
 FORWARD_NAME = "eventbus.redis.forward"
+
+#: KEYS: stream, marker. ARGV: event JSON, marker ttl ms, maxlen ('' for none).
+#: Appends the event unless the marker exists; returns the entry id, or nil for a copy.
+_ENQUEUE = """
+if not redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[2]) then return false end
+if ARGV[3] == '' then return redis.call('XADD', KEYS[1], '*', 'event', ARGV[1]) end
+return redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*', 'event', ARGV[1])
+"""
 
 OnDelivery = Callable[[StreamDelivery], object]
 
@@ -112,6 +122,8 @@ class RedisStreams:
         self.concurrency = concurrency
         self._sync, self._async = _clients(url_or_client)
         self._owned = isinstance(url_or_client, str)
+        self._enqueue_script: Any = self._async and self._async.register_script(_ENQUEUE)
+        self._enqueue_script_sync: Any = self._sync and self._sync.register_script(_ENQUEUE)
         self._store: RedisIdempotencyStore | None = None
         self.inbox = inbox or self._default_inbox(url_or_client)
         self._running: _consumer.Consumer | None = None
@@ -168,6 +180,37 @@ class RedisStreams:
         """
         return self._append_sync(self._entry(event_or_type, data))
 
+    async def enqueue(self, event: Event[Any], /) -> str | None:
+        """Append ``event`` unless an event with its id was enqueued already (remembered for
+        the inbox store's ``ttl``, a week by default): the entry id, or ``None`` for a copy.
+
+        What the webhook receiver's queue mode uses, so a sender's retries of one delivery
+        become one entry; atomic on the server, so concurrent copies append once.
+
+        :raises AsyncioRequiredError: awaited under trio
+        """
+        keys, args = self._enqueue_args(event)
+        if self._async is None:
+            return await anyio.to_thread.run_sync(self.enqueue_sync, event)
+        _require_asyncio()
+        entry_id = await self._enqueue_script(keys, args)
+        return None if entry_id is None else _text(entry_id)
+
+    def enqueue_sync(self, event: Event[Any], /) -> str | None:
+        """The blocking twin of :meth:`enqueue`.
+
+        :raises TypeError: the streams were built on a ``redis.asyncio`` client only
+        """
+        keys, args = self._enqueue_args(event)
+        self._sync_client()
+        entry_id = self._enqueue_script_sync(keys, args)
+        return None if entry_id is None else _text(entry_id)
+
+    def _enqueue_args(self, event: Event[Any]) -> tuple[list[str], list[Any]]:
+        ttl = getattr(self.inbox.store, "ttl", DEFAULT_TTL)
+        keys = [self.stream, f"{self.stream}:queued:{event.id}"]
+        return keys, [self._entry(event, None)["event"], round(ttl * 1000), self.maxlen or ""]
+
     def forward(self, pattern: str = "**", /) -> Subscription:
         """Append every local publish matching ``pattern`` to the stream.
 
@@ -206,13 +249,17 @@ class RedisStreams:
         return {"event": event.to_json()}
 
     def _append_sync(self, fields: Mapping[str, bytes]) -> str:
+        entry_id = self._sync_client().xadd(self.stream, dict(fields), maxlen=self.maxlen)  # type: ignore[arg-type]
+        return _text(entry_id)
+
+    def _sync_client(self) -> redis.Redis:
         if self._sync is None:
             raise TypeError(
                 "these RedisStreams were built on a redis.asyncio client, so they publish only "
                 "from async code (await streams.publish); pass a redis:// URL to publish from "
                 "sync code as well"
             )
-        return _text(self._sync.xadd(self.stream, dict(fields), maxlen=self.maxlen))  # type: ignore[arg-type]
+        return self._sync
 
     # -- consuming ---------------------------------------------------------------------
 
