@@ -8,8 +8,10 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 import redis
 
 TESTS = Path(__file__).resolve().parent
@@ -97,3 +99,19 @@ def wait_until_acknowledged(client: redis.Redis, stream: str, group: str) -> Non
 def counts(items: list[list[str]]) -> Counter[tuple[str, str]]:
     """How often each (handler, event id) ran."""
     return Counter((handler, event_id) for handler, event_id, *_ in items)
+
+
+@pytest.fixture
+def client(redis_url: str) -> Iterator[redis.Redis]:
+    """A sync client on the test Redis (emptied before the test)."""
+    with redis.Redis.from_url(redis_url) as connection:
+        yield connection
+
+
+@pytest.fixture
+def workers() -> Iterator[list[Worker]]:
+    """Worker processes a test starts; any still running are killed after it."""
+    started: list[Worker] = []
+    yield started
+    for worker in started:
+        worker.kill()

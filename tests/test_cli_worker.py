@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import redis
+import streams_support
 from streams_support import TESTS, Worker, runs, wait_for_runs
 
 from eventbus import Event, EventBus
@@ -18,20 +19,8 @@ from eventbus._cli._worker import delivery_line
 from eventbus.inbox import Delivery
 from eventbus.redis import RedisStreams, StreamDelivery
 
-
-@pytest.fixture
-def client(redis_url: str) -> Iterator[redis.Redis]:
-    with redis.Redis.from_url(redis_url) as connection:
-        yield connection
-
-
-@pytest.fixture
-def workers() -> Iterator[list[Worker]]:
-    started: list[Worker] = []
-    yield started
-    for worker in started:
-        worker.kill()
-
+client = streams_support.client
+workers = streams_support.workers
 
 @pytest.fixture
 def publish(redis_url: str) -> Iterator[RedisStreams]:

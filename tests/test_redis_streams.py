@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,14 +14,9 @@ import anyio
 import pytest
 import redis
 import redis.asyncio
+import streams_support
 from opentelemetry.sdk.trace import TracerProvider
-from streams_support import (
-    Worker,
-    counts,
-    runs,
-    wait_for_runs,
-    wait_until_acknowledged,
-)
+from streams_support import Worker, counts, runs, wait_for_runs, wait_until_acknowledged
 
 from eventbus import DuplicateHandlerNameError, Event, EventBus
 from eventbus.inbox import Inbox, MemoryIdempotencyStore
@@ -34,18 +29,14 @@ from eventbus.redis import (
 
 pytestmark = pytest.mark.anyio
 WAIT = 30.0
+client = streams_support.client
+workers = streams_support.workers
 
 
 @pytest.fixture
 def anyio_backend() -> str:
     """RedisStreams runs on asyncio only (the trio refusal has its own test)."""
     return "asyncio"
-
-
-@pytest.fixture
-def client(redis_url: str) -> Iterator[redis.Redis]:
-    with redis.Redis.from_url(redis_url) as connection:
-        yield connection
 
 
 class Reports:
@@ -582,14 +573,6 @@ async def test_the_default_inbox_is_keyed_by_stream_and_group(
 
 
 # -- many processes ---------------------------------------------------------------------
-
-
-@pytest.fixture
-def workers() -> Iterator[list[Worker]]:
-    started: list[Worker] = []
-    yield started
-    for worker in started:
-        worker.kill()
 
 
 def test_two_worker_processes_in_one_group_run_each_handler_exactly_once(
