@@ -53,10 +53,17 @@ def add_parser(commands: Any) -> None:
     )
     parser.add_argument("target", metavar="MODULE:ATTR", help="the RedisStreams or EventBus")
     parser.add_argument("--redis", metavar="URL", help="the Redis URL (with an EventBus)")
-    parser.add_argument("--group", help="consumer group (with an EventBus; default: default)")
-    parser.add_argument("--stream", help="stream key (with an EventBus; default: eventbus)")
     parser.add_argument(
-        "--concurrency", type=_positive(int), help="deliveries handled at once (default: 16)"
+        "--group", metavar="NAME", help="consumer group (with an EventBus; default: default)"
+    )
+    parser.add_argument(
+        "--stream", metavar="NAME", help="stream key (with an EventBus; default: eventbus)"
+    )
+    parser.add_argument(
+        "--concurrency",
+        type=_positive(int),
+        metavar="N",
+        help="deliveries handled at once (default: 16)",
     )
     parser.add_argument(
         "--grace",

@@ -80,7 +80,8 @@ class RedisStreams:
     :param inbox: the inbox entries are delivered through (default: a
         :class:`RedisIdempotencyStore` on the same Redis, keyed by stream, group and event id,
         with lease ``claim_idle`` and ``max_attempts=max_deliveries``; with ``group=None``,
-        this process's memory)
+        this process's memory); an inbox without ``max_attempts`` retries a failing entry
+        every ``claim_idle`` for good
     :param claim_idle: seconds a pending entry stays idle before another consumer takes it
         over; keep it above the longest stretch a handler blocks the event loop
     :param max_deliveries: the default inbox's ``max_attempts``: the attempt that fails for
