@@ -165,7 +165,7 @@ class Inbox:
         """The events given up after ``max_attempts``, oldest first failure first."""
         return self._sync().dead_letters()
 
-    async def retry_dead_letter(self, event_id: str, /) -> Delivery:
+    async def retry_dead_letter(self, event_id: str) -> Delivery:
         """Take ``event_id`` off the dead letters and deliver it again through this inbox:
         the handlers that never succeeded run (one more attempt, dead again if it fails).
 
@@ -174,7 +174,7 @@ class Inbox:
         letter = await self._revive_async(event_id)
         return await self.deliver(self._revived(event_id, letter))
 
-    def retry_dead_letter_sync(self, event_id: str, /) -> Delivery:
+    def retry_dead_letter_sync(self, event_id: str) -> Delivery:
         """The sync twin of :meth:`retry_dead_letter`.
 
         :raises DeadLetterNotFoundError: ``event_id`` is not a dead letter (any more)

@@ -169,7 +169,7 @@ class SqliteIdempotencyStore:
             released = db.execute(
                 _RELEASE, (failed_at, dead_type, dead_body, claim.key, claim.token)
             ).rowcount
-            if released:
+            if released and failed:
                 db.executemany(_FAILED, [(claim.key, *item) for item in failed.items()])
         return bool(released)
 
