@@ -520,6 +520,13 @@ def test_under_trio_a_clear_error_says_asyncio_is_needed(redis_url: str) -> None
     assert info.value.backend == "trio"
     with pytest.raises(AsyncioRequiredError):
         anyio.run(streams.consume, backend="trio")
+
+    async def block() -> None:
+        async with streams.consuming():
+            pass  # pragma: no cover - never entered
+
+    with pytest.raises(AsyncioRequiredError):
+        anyio.run(block, backend="trio")
     streams.close()
 
 

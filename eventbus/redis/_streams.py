@@ -314,7 +314,10 @@ class RedisStreams:
                 ...  # the group exists and this consumer reads; events published now arrive
 
         The block starts once :meth:`consume` has started; leaving it cancels the consumer.
+
+        :raises AsyncioRequiredError: entered under trio
         """
+        _require_asyncio()
         async with anyio.create_task_group() as group:
             await group.start(functools.partial(self.consume, on_delivery=on_delivery))
             try:
