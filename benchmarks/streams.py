@@ -1,16 +1,16 @@
 """``python -m benchmarks.streams``: events per second from publish to handled on Redis
 Streams, against a raw redis client loop, with ratios; and publish-to-handler latency.
 
-Throughput rows publish N events from one producer while the consumers run, and time the
-first publish to the last handler call. ``eventbus`` is :class:`~eventbus.redis.RedisStreams`
-(its default inbox: the Redis store claims and settles every entry); ``raw`` is the floor:
-the same redis.asyncio client doing XADD of the same JSON, XREADGROUP with the same batch
-size (the consumer's concurrency), ``json.loads``, the handler, and one XACK per entry, with
-no de-duplication. Both run with one and with two consumers (two consumers in this one
-process, on one event loop: it measures round trips, not extra cores). The latency row
-publishes one event at a time and waits for its handler (nothing queued). Every row runs in
-each round, in rotating order; figures are medians over rounds. Without ``--redis URL`` a
-private ``redis-server`` is started on 127.0.0.1 (no persistence) and stopped at the end.
+Throughput rows start the consumers, each in its own process, then publish N events from
+this process and time the first publish until the group has read and acknowledged them all.
+``eventbus`` is :class:`~eventbus.redis.RedisStreams` (its default inbox: the Redis store
+claims and settles every entry); ``raw`` is the floor: a redis.asyncio client doing XADD of
+the same JSON, XREADGROUP with the same batch size (the consumer's concurrency),
+``json.loads`` and one XACK per entry, with no de-duplication. Both run with one and with two
+consumer processes. The latency row publishes one event at a time and waits for its handler
+(nothing queued). Every row runs in each round, in rotating order; figures are medians over
+rounds. Without ``--redis URL`` a private ``redis-server`` is started on 127.0.0.1 (no
+persistence) and stopped at the end.
 
 Options: ``--quick`` (1 round of 500 events), ``--rounds N``, ``--events N``.
 """
@@ -18,18 +18,21 @@ Options: ``--quick`` (1 round of 500 events), ``--rounds N``, ``--events N``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import multiprocessing
 import statistics
 import sys
 import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
 import anyio
+import anyio.to_thread
+import redis
 import redis.asyncio
 
 from eventbus import Event, EventBus
@@ -41,71 +44,71 @@ BATCH = 16
 Row = Callable[[str, int], Awaitable[float]]
 
 
-class Counter:
-    """Counts handler calls and wakes the waiter at ``target``."""
-
-    def __init__(self, target: int) -> None:
-        self.target, self.count, self.done = target, 0, anyio.Event()
-
-    def __call__(self, event: object = None) -> None:
-        self.count += 1
-        if self.count >= self.target:
-            self.done.set()
+def consumer_process(kind: str, url: str, stream: str, name: str, ready: Any) -> None:
+    """A consumer in its own process (``eventbus`` or ``raw``), until terminated."""
+    anyio.run(_consume_forever, kind, url, stream, name, ready, backend="asyncio")
 
 
-def eventbus_row(consumers: int) -> Row:
-    async def run(url: str, n: int) -> float:
-        stream, bus, counter = f"bench:{uuid.uuid4().hex}", EventBus(), Counter(n)
-        bus.subscribe("bench.tick", counter, name="count")
-        producer = RedisStreams(EventBus(), url, stream=stream)
-        group = [
-            RedisStreams(bus, url, stream=stream, consumer=f"c{i}", concurrency=BATCH)
-            for i in range(consumers)
-        ]
-        async with AsyncExitStack() as stack:
-            for streams in group:
-                await stack.enter_async_context(streams.consuming())
-            started = time.perf_counter()
-            for i in range(n):
-                await producer.publish("bench.tick", {"i": i})
-            await counter.done.wait()
-            elapsed = time.perf_counter() - started
-        for streams in [producer, *group]:
-            await streams.aclose()
-        return n / elapsed
-
-    return run
-
-
-def raw_row(consumers: int) -> Row:
-    async def run(url: str, n: int) -> float:
-        stream, counter = f"bench:{uuid.uuid4().hex}", Counter(n)
-        client = redis.asyncio.Redis.from_url(url)
+async def _consume_forever(kind: str, url: str, stream: str, name: str, ready: Any) -> None:
+    if kind == "eventbus":
+        bus = EventBus()
+        bus.subscribe("bench.tick", lambda event: None, name="handler")
+        streams = RedisStreams(bus, url, stream=stream, consumer=name, concurrency=BATCH)
+        async with streams.consuming():
+            ready.set()
+            await anyio.sleep_forever()
+    client = redis.asyncio.Redis.from_url(url)
+    with contextlib.suppress(redis.ResponseError):  # the other consumer made it
         await client.xgroup_create(stream, "default", id="0", mkstream=True)
+    ready.set()
+    while True:
+        reply: Any = await client.xreadgroup("default", name, {stream: ">"}, BATCH, block=100)
+        for entry_id, fields in reply[0][1] if reply else ():
+            json.loads(fields[b"event"])  # what the handler would be given
+            await client.xack(stream, "default", entry_id)
 
-        async def consume(name: str) -> None:
-            while True:
-                reply: Any = await client.xreadgroup(
-                    "default", name, {stream: ">"}, count=BATCH, block=100
-                )
-                for entry_id, fields in reply[0][1] if reply else ():
-                    counter(json.loads(fields[b"event"]))
-                    await client.xack(stream, "default", entry_id)
 
-        async with anyio.create_task_group() as tasks:
-            for i in range(consumers):
-                tasks.start_soon(consume, f"c{i}")
-            started = time.perf_counter()
-            for i in range(n):
+def row(kind: str, consumers: int) -> Row:
+    """Start ``consumers`` processes, then time publishing N events until the group has
+    read and acknowledged them all."""
+
+    async def run(url: str, n: int) -> float:
+        stream = f"bench:{uuid.uuid4().hex}"
+        context = multiprocessing.get_context("spawn")
+        ready = [context.Event() for _ in range(consumers)]
+        processes = [
+            context.Process(target=consumer_process, args=(kind, url, stream, f"c{i}", flag))
+            for i, flag in enumerate(ready)
+        ]
+        for process in processes:
+            process.start()
+        for flag in ready:
+            await anyio.to_thread.run_sync(flag.wait)
+        client = redis.asyncio.Redis.from_url(url)
+        producer = RedisStreams(EventBus(), url, stream=stream)
+        started = time.perf_counter()
+        for i in range(n):
+            if kind == "eventbus":
+                await producer.publish("bench.tick", {"i": i})
+            else:
                 body = Event(type="bench.tick", data={"i": i}).to_json()
                 await client.xadd(stream, {"event": body})
-            await counter.done.wait()
-            elapsed = time.perf_counter() - started
-            tasks.cancel_scope.cancel()
+        while not await _drained(client, stream):
+            await anyio.sleep(0.002)
+        elapsed = time.perf_counter() - started
+        for process in processes:
+            process.terminate()
+            process.join()
+        await producer.aclose()
         await client.aclose()
         return n / elapsed
 
     return run
+
+
+async def _drained(client: redis.asyncio.Redis, stream: str) -> bool:
+    [group] = await client.xinfo_groups(stream)
+    return bool(group["pending"] == 0 and group["lag"] == 0)
 
 
 async def latencies(url: str, n: int) -> list[float]:
@@ -132,10 +135,10 @@ async def latencies(url: str, n: int) -> list[float]:
 
 
 ROWS: dict[str, Row] = {
-    "eventbus, 1 consumer": eventbus_row(1),
-    "raw, 1 consumer": raw_row(1),
-    "eventbus, 2 consumers": eventbus_row(2),
-    "raw, 2 consumers": raw_row(2),
+    "eventbus, 1 consumer": row("eventbus", 1),
+    "raw, 1 consumer": row("raw", 1),
+    "eventbus, 2 consumers": row("eventbus", 2),
+    "raw, 2 consumers": row("raw", 2),
 }
 
 
