@@ -31,6 +31,8 @@ logger = logging.getLogger("eventbus.redis")
 PARSE_NAME = "eventbus.redis.parse"
 #: Seconds between attempts while Redis does not answer.
 RETRY_DELAY = 1.0
+#: The longest a read waits for new entries, in seconds.
+MAX_BLOCK = 2.0
 #: Seconds an acknowledgement waits for others to share its XACK.
 ACK_DELAY = 0.002
 #: Seconds a stopping consumer spends acknowledging what it handled.
@@ -102,8 +104,9 @@ class Consumer:
         self._keep_alive = client.register_script(KEEP_ALIVE)
         self.group = streams.group or ""  # used in group mode only
         self.acks = _Acks(client, streams.stream, self.group)
-        # XREADGROUP waits at most this long, so reclaims are never late by more.
-        self._block_ms = max(1, round(streams.claim_idle * 500))
+        # A read waits at most this long: reclaims are never later than that, and a client
+        # with a socket timeout of a few seconds still gets its answer in time.
+        self._block_ms = max(1, round(min(streams.claim_idle / 2, MAX_BLOCK) * 1000))
 
     def stop(self) -> None:
         """Stop reading new entries; :meth:`run` returns when those in progress are done."""
