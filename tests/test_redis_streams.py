@@ -410,6 +410,18 @@ async def test_enqueue_trims_with_maxlen(
     assert client.xlen("orders") < 300
 
 
+async def test_a_burst_of_concurrent_publishes_waits_for_connections(
+    streams_factory: Callable[..., RedisStreams], client: redis.Redis
+) -> None:
+    """300 publishes at once (a webhook burst) queue for the pool's connections instead of
+    failing with "Too many connections"."""
+    streams = streams_factory(EventBus())
+    async with anyio.create_task_group() as group:
+        for _ in range(300):
+            group.start_soon(streams.publish, "order.placed")
+    assert client.xlen("orders") == 300
+
+
 # -- forwarding, parents, fields --------------------------------------------------------
 
 
