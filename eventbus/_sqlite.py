@@ -97,8 +97,13 @@ class SqliteFile:
         mode = "rwc" if create else "rw"
         uri = f"{Path(self.path).absolute().as_uri()}?mode={mode}"
         try:
+            # Each connection serves one thread; only close() touches them all.
             connection = sqlite3.connect(
-                uri, uri=True, timeout=self.busy_timeout, isolation_level=None
+                uri,
+                uri=True,
+                timeout=self.busy_timeout,
+                isolation_level=None,
+                check_same_thread=False,
             )
         except sqlite3.OperationalError as exc:
             if not create:

@@ -132,3 +132,15 @@ def test_close_closes_every_connection_and_reopens_on_demand(tmp_path: Path) -> 
         first.execute("SELECT 1")
     assert db.connection() is not first
     assert "s.db" in repr(db)
+
+
+def test_close_closes_connections_opened_on_other_threads(tmp_path: Path) -> None:
+    """close() from one thread closes the connections other threads opened."""
+    db = SqliteFile(tmp_path / "s.db", schema=SCHEMA)
+    theirs: list[sqlite3.Connection] = []
+    thread = threading.Thread(target=lambda: theirs.append(db.connection()))
+    thread.start()
+    thread.join()
+    db.close()
+    with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+        theirs[0].execute("SELECT 1")

@@ -465,14 +465,14 @@ async def test_sqlite_store_restart_makes_redelivery_a_duplicate(
 # -- adapter failures and configuration -------------------------------------------------------
 
 
-class BrokenStore:
+class BrokenStore(MemoryIdempotencyStore):
     """A store whose database is down."""
 
-    def claim(self, key: str, /) -> Claim:
+    def claim(self, key: str, /, *, handlers: Collection[str]) -> Claim:
         raise OSError("database is down")
 
-    def settle(self, claim: Claim, /, *, completed: Collection[str], done: bool) -> None:
-        raise AssertionError("never reached")
+    async def claim_async(self, key: str, /, *, handlers: Collection[str]) -> Claim:
+        raise OSError("database is down")
 
 
 async def test_adapter_internal_error_is_500_with_logged_traceback(
@@ -633,7 +633,7 @@ def test_handle_answers_500_when_the_adapter_breaks(
     """An error inside the adapter (here, the store) is a logged 500 from handle() too."""
 
     class BrokenStore(MemoryIdempotencyStore):
-        def claim(self, key: str, /) -> Claim:
+        def claim(self, key: str, /, *, handlers: Collection[str]) -> Claim:
             raise OSError("disk on fire")
 
     receiver = WebhookReceiver(bus, SCHEME, idempotency=BrokenStore())
@@ -668,13 +668,13 @@ def test_scheme_class_instead_of_instance_is_refused(bus: EventBus) -> None:
     ("body", "headers", "message"),
     [
         pytest.param("{}", dict(JSON), "raw request bytes", id="str-body"),
-        pytest.param(b"{}", [("content-type", "application/json")], "mapping", id="pairs"),
+        pytest.param(b"{}", "content-type: application/json", "mapping", id="str-headers"),
     ],
 )
 def test_calling_mistakes_raise_type_error(
     bus: EventBus, body: Any, headers: Any, message: str
 ) -> None:
-    """A decoded body or headers as pairs is the caller's bug: TypeError, not a 500 forever."""
+    """A decoded body or headers as one string is the caller's bug: TypeError."""
     receiver = WebhookReceiver(bus, SCHEME)
     with pytest.raises(TypeError, match=message):
         receiver.handle(body, headers)
@@ -688,9 +688,9 @@ async def test_handled_event_is_recorded_even_when_the_caller_is_cancelled(
     bus.subscribe(lambda event: calls.append(event.id))
 
     class SlowClaims(SqliteIdempotencyStore):
-        def claim(self, key: str, /) -> Claim:
+        def claim(self, key: str, /, *, handlers: Collection[str]) -> Claim:
             time.sleep(0.2)
-            return super().claim(key)
+            return super().claim(key, handlers=handlers)
 
     receiver = WebhookReceiver(bus, SCHEME, idempotency=SlowClaims(tmp_path / "s.db"))
     with anyio.move_on_after(0.05):

@@ -23,7 +23,8 @@ from eventbus.webhooks import (
     Unverified,
     WebhookError,
 )
-from eventbus.webhooks._blocklet import parse_query, signed_text
+from eventbus.webhooks._blocklet import signed_text
+from eventbus.webhooks._qs import parse_query
 from eventbus.webhooks._stable_json import js_number, stable_stringify
 
 NOW = int(time.time())
@@ -615,3 +616,10 @@ def test_st1_vector_matches_the_stripe_library() -> None:
         v.ST1_BODY.decode(), v.ST1_SECRET, timestamp=1740000000
     )
     assert header == v.ST1_HEADER
+
+
+@pytest.mark.parametrize("tolerance", ["300", [300]])
+def test_tolerance_must_be_a_number(tolerance: object) -> None:
+    """A tolerance that is not a number is refused with a TypeError saying so."""
+    with pytest.raises(TypeError, match="tolerance must be a number"):
+        StandardWebhooks("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", tolerance=tolerance)  # type: ignore[arg-type]

@@ -1,14 +1,14 @@
 """Webhook deliveries in, verified, de-duplicated events on the bus out."""
 
+from ..inbox import Claim, IdempotencyStore, MemoryIdempotencyStore, SqliteIdempotencyStore
 from ._asgi import AsgiWebhookApp
 from ._blocklet import BlockletComponentSignature
 from ._errors import SignatureError, WebhookError
 from ._hmac_timestamp import HmacTimestampSignature
-from ._idempotency import Claim, IdempotencyStore, MemoryIdempotencyStore
 from ._receiver import WebhookReceiver
+from ._request import WebhookRequest
 from ._response import WebhookResponse
 from ._scheme import SignatureScheme
-from ._sqlite_store import SqliteIdempotencyStore
 from ._standard import StandardWebhooks
 from ._unverified import Unverified
 from ._wsgi import WsgiWebhookApp
@@ -27,6 +27,7 @@ __all__ = [
     "Unverified",
     "WebhookError",
     "WebhookReceiver",
+    "WebhookRequest",
     "WebhookResponse",
     "WsgiWebhookApp",
 ]
