@@ -164,17 +164,16 @@ async def test_a_failing_handler_ends_in_the_dead_letter_stream_without_blocking
         handled.append("refund")
 
     bus.subscribe("order.placed", lambda event: handled.append("placed"), name="placer")
-    streams = streams_factory(bus, claim_idle=0.1, max_deliveries=3, concurrency=1)
+    streams = streams_factory(bus, claim_idle=0.3, max_deliveries=3, concurrency=1)
     bad = streams.publish_sync(Event(id="evt_refund", type="order.refund"))
     for _ in range(3):
         streams.publish_sync("order.placed")
     async with streams.consuming(on_delivery=reports):
-        await reports.wait(lambda items: bool(items) and items[-1].outcome == "dead_letter")
+        await reports.wait(lambda items: len(items) == 6)
     outcomes = [(r.entry_id == bad, r.outcome) for r in reports.items]
-    assert outcomes[0] == (True, "failed")
-    assert outcomes[-1] == (True, "dead_letter")
-    assert [o for o in outcomes if o == (True, "failed")] == [(True, "failed")] * 2
-    assert handled == ["placed"] * 3  # handled while the refund waited for its retries
+    assert [o for o in outcomes if o[0]] == [(True, "failed")] * 2 + [(True, "dead_letter")]
+    assert outcomes[1] == (False, "handled")  # not stuck behind the failing entry
+    assert handled == ["placed"] * 3
     [(_, fields)] = client.xrange("orders:dead")
     assert fields[b"handlers"] == b"refunder"
     assert json.loads(fields[b"errors"]) == {"refunder": "ConnectionError: payment provider down"}
@@ -204,7 +203,7 @@ async def test_an_entry_that_is_no_event_is_dead_lettered_and_acknowledged(
     assert "not valid JSON" in (reports.items[0].error or "")
     dead = client.xrange("orders:dead")
     assert [fields[b"handlers"] for _, fields in dead] == [b"eventbus.redis.parse"] * 2
-    assert dead[0][1][b"event"] == b"{not json"
+    assert {fields[b"event"] for _, fields in dead} == {b"{not json", b""}
     assert client.xpending("orders", "default")["pending"] == 0
 
 
@@ -245,10 +244,10 @@ async def test_a_consumer_keeps_its_entry_while_a_handler_runs_long(
     @bus.on("order.*", name="slow")
     async def slow(event: Event[Any]) -> None:
         starts.append(event.id)
-        await anyio.sleep(1.5)
+        await anyio.sleep(2.0)  # four claim_idle periods
 
-    first = streams_factory(bus, consumer="first", claim_idle=0.2)
-    other = streams_factory(EventBus(), consumer="other", claim_idle=0.2)
+    first = streams_factory(bus, consumer="first", claim_idle=0.5)
+    other = streams_factory(EventBus(), consumer="other", claim_idle=0.5)
     other_reports = Reports()
     await first.publish("order.placed")
     async with first.consuming(on_delivery=reports):

@@ -35,7 +35,7 @@ RETRY_DELAY = 1.0
 MAX_BLOCK = 2.0
 #: Seconds an acknowledgement waits for others to share its XACK.
 ACK_DELAY = 0.002
-#: Seconds a stopping consumer spends acknowledging what it handled.
+#: Seconds an XACK may take while its consumer is being cancelled.
 ACK_FLUSH_TIMEOUT = 5.0
 
 Outcome = Literal[
@@ -126,8 +126,7 @@ class Consumer:
                         await self._read_forever(deliveries)
                 helpers.cancel_scope.cancel()
         finally:
-            with anyio.move_on_after(ACK_FLUSH_TIMEOUT, shield=True):
-                await self.acks.flush()
+            await self.acks.flush()
 
     async def _prepare(self) -> None:
         streams = self.streams
@@ -318,11 +317,13 @@ class _Acks:
             await self.flush()
 
     async def flush(self) -> None:
+        """XACK what was handled, even while being cancelled (for up to a few seconds)."""
         ids, self._ids = self._ids, []
         if not ids:
             return
         try:
-            await self.client.xack(self.stream, self.group, *ids)
+            with anyio.move_on_after(ACK_FLUSH_TIMEOUT, shield=True):
+                await self.client.xack(self.stream, self.group, *ids)
         except redis.RedisError as exc:
             logger.warning("XACK of %d entries of %r failed (they will be read again and "
                            "answered duplicate): %s", len(ids), self.stream, exc)
