@@ -1,6 +1,7 @@
-"""The ASGI apps ``benchmarks.http`` serves with uvicorn (``--factory``), one per row.
+"""The ASGI apps ``benchmarks.http`` serves with uvicorn, one factory per row.
 
-Every app verifies a Standard Webhooks signature over the raw body, parses the JSON and calls
+``ceiling`` answers at once without reading the request: the client's own limit. Every other
+app verifies a Standard Webhooks signature over the raw body, parses the JSON and calls
 one sync handler. ``bare`` is the floor: a Starlette endpoint doing only that (HMAC +
 ``json.loads`` + the handler), no de-duplication. The others are ``WebhookReceiver`` with the
 memory store or the SQLite store (``synchronous="normal"``, the file named by
@@ -32,6 +33,16 @@ _KEY = base64.b64decode(SECRET.removeprefix("whsec_"))
 def handler(event: Any) -> None:
     """The one handler every row runs: it reads a field, as real handlers do."""
     _ = event["data"] if isinstance(event, dict) else event.data
+
+
+def ceiling() -> Any:
+    """An ASGI app that answers 200 at once: how fast the client itself can go."""
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    return app
 
 
 def bare() -> Starlette:

@@ -287,32 +287,29 @@ def _is_pairs(headers: object) -> bool:
     )
 
 
+#: Each delivery status's HTTP status and error text (``str.format`` fields: ``count`` and
+#: ``names`` of the failed handlers, ``attempt``).
+_ANSWERS: dict[str, tuple[int, str | None]] = {
+    "handled": (200, None),
+    "duplicate": (200, None),
+    "in_flight": (409, "another delivery of this event is being handled right now; retry later"),
+    "failed": (
+        500,
+        "{count} handler(s) failed: {names}; on the sender's retry only these run again "
+        "(details in the server log)",
+    ),
+    "dead_letter": (
+        200,
+        "given up as a dead letter after {attempt} attempt(s); nothing runs on redelivery "
+        "(list them with inbox.dead_letters(), retry with inbox.retry_dead_letter)",
+    ),
+}
+
+
 def _outcome(delivery: Delivery) -> Outcome:
     """The answer for what the inbox did with the event."""
-    event_id, status = delivery.event_id, delivery.status
-    if status == "failed":
-        failed = ", ".join(delivery.failed)
-        return Outcome(
-            500,
-            "failed",
-            event_id,
-            f"{len(delivery.failed)} handler(s) failed: {failed}; on the sender's retry only "
-            "these run again (details in the server log)",
-        )
-    if status == "in_flight":
-        return Outcome(
-            409,
-            "in_flight",
-            event_id,
-            "another delivery of this event is being handled right now; retry later",
-        )
-    if status == "dead_letter":
-        return Outcome(
-            200,
-            "dead_letter",
-            event_id,
-            f"given up as a dead letter after {delivery.attempt} attempt(s); nothing runs on "
-            "redelivery (list them with inbox.dead_letters(), retry with "
-            "inbox.retry_dead_letter)",
-        )
-    return Outcome(200, status, event_id)
+    status, error = _ANSWERS[delivery.status]
+    if error is not None:
+        names = ", ".join(delivery.failed)
+        error = error.format(count=len(delivery.failed), names=names, attempt=delivery.attempt)
+    return Outcome(status, delivery.status, delivery.event_id, error)
