@@ -564,6 +564,15 @@ async def test_calling_mistakes_are_refused(
             await streams.consume()
 
 
+async def test_a_key_that_is_no_stream_fails_consume_at_once(
+    streams_factory: Callable[..., RedisStreams], client: redis.Redis
+) -> None:
+    """A stream key holding another type is Redis's WRONGTYPE error before reading starts."""
+    client.set("orders", "not a stream")
+    with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
+        await streams_factory(EventBus()).consume()
+
+
 async def test_a_sync_client_publishes_but_cannot_consume(redis_url: str) -> None:
     """On a redis.Redis, publish runs in a worker thread; consuming says it needs async."""
     bus = EventBus()
