@@ -4,9 +4,10 @@ One operation is what a delivery costs the store: a claim of a fresh event id fo
 handlers, then a settle recording both as completed. Rows: the memory store, SQLite at
 ``synchronous="normal"`` and ``"full"`` (a file on this disk), and the Redis store against
 its floor, a raw ``SET NX`` (claim) + ``HSET`` (settle) round trip pair on the same server
-with the same client. Every row is sampled in each round, in rotating order; the figure is
-the median over rounds. Without ``--redis URL`` a private ``redis-server`` is started on
-127.0.0.1 (no persistence) and stopped at the end.
+with the same client; and four processes sharing one SQLite file (``normal``), summed.
+Every row is sampled in each round, in rotating order; the figure is the median over
+rounds. Without ``--redis URL`` a private ``redis-server`` is started on 127.0.0.1 (no
+persistence) and stopped at the end.
 
 Options: ``--quick`` (3 rounds of 0.2 s), ``--rounds N``, ``--seconds S`` per sample.
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import multiprocessing
 import shutil
 import socket
 import statistics
@@ -25,6 +27,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import redis
 
@@ -32,6 +35,7 @@ from eventbus.inbox import IdempotencyStore, MemoryIdempotencyStore, SqliteIdemp
 from eventbus.redis import RedisIdempotencyStore
 
 HANDLERS = ("ledger", "mailer")
+SHARED = "sqlite normal, 4 processes"
 Op = Callable[[str], None]
 
 
@@ -53,6 +57,34 @@ def raw_redis_op(client: redis.Redis) -> Op:
         client.hset(f"raw:{key}:h", mapping={"c:ledger": 1, "c:mailer": 1})
 
     return op
+
+
+def _shared_worker(path: str, prefix: str, seconds: float, start: Any, out: Any) -> None:
+    op = store_op(SqliteIdempotencyStore(path, synchronous="normal"))
+    ids = (f"{prefix}-{n}" for n in itertools.count())
+    start.wait()
+    out.put(sample(op, seconds, ids))
+
+
+def shared_file_rate(path: Path, seconds: float, processes: int = 4) -> float:
+    """Claim+settle per second of ``processes`` processes sharing one SQLite file."""
+    context = multiprocessing.get_context("spawn")
+    start, out = context.Event(), context.Queue()
+    prefix = f"shared-{time.monotonic_ns()}"
+    workers = [
+        context.Process(
+            target=_shared_worker, args=(str(path), f"{prefix}-{i}", seconds, start, out)
+        )
+        for i in range(processes)
+    ]
+    for worker in workers:
+        worker.start()
+    time.sleep(0.5)  # let every worker import and open the file before the start
+    start.set()
+    total = sum(out.get() for _ in workers)
+    for worker in workers:
+        worker.join()
+    return total
 
 
 def sample(op: Op, seconds: float, ids: Iterator[str]) -> float:
@@ -124,10 +156,12 @@ def run(url: str, folder: Path, rounds: int, seconds: float) -> int:
     ids = (f"evt_{n}" for n in itertools.count())
     results: dict[str, list[float]] = {name: [] for name in rows}
     names = list(rows)
+    results[SHARED] = []
     for round_number in range(rounds):
         shift = round_number % len(names)
         for name in names[shift:] + names[:shift]:
             results[name].append(sample(rows[name], seconds, ids))
+        results[SHARED].append(shared_file_rate(folder / "shared.db", seconds))
     client.flushdb()
     client.close()
     report({name: statistics.median(values) for name, values in results.items()}, rounds)
@@ -143,6 +177,7 @@ def report(rate: dict[str, float], rounds: int) -> None:
     redis_ratio = rate["redis store"] / rate["redis raw SET NX + HSET"]
     print(f"\nsqlite normal: {normal:,.0f}/s (target >= 10,000: {_verdict(normal >= 10_000)})")
     print(f"sqlite full / normal: {full / normal:.3f}")
+    print(f"sqlite normal, 4 processes on one file / 1 process: {rate[SHARED] / normal:.3f}")
     print(f"redis store / raw SET NX + HSET: {redis_ratio:.3f}")
 
 

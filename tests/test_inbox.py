@@ -302,3 +302,78 @@ def test_bad_arguments_are_refused(bus: EventBus) -> None:
     with pytest.raises(ValueError, match="max_attempts"):
         Inbox(bus, max_attempts=0)
     assert "max_attempts=3" in repr(Inbox(bus, max_attempts=3))
+
+
+class AsyncOnlyStore:
+    """A store with only the async twin (as one on an async client would be)."""
+
+    def __init__(self) -> None:
+        self.inner = MemoryIdempotencyStore()
+        self.calls: list[str] = []
+
+    async def claim_async(self, key: str, /, *, handlers: Any) -> Any:
+        self.calls.append("claim")
+        return await self.inner.claim_async(key, handlers=handlers)
+
+    async def settle_async(self, claim: Any, /, **outcome: Any) -> bool:
+        self.calls.append("settle")
+        return await self.inner.settle_async(claim, **outcome)
+
+    async def dead_letters_async(self) -> Any:
+        return await self.inner.dead_letters_async()
+
+    async def revive_async(self, key: str, /) -> Any:
+        self.calls.append("revive")
+        return await self.inner.revive_async(key)
+
+
+@pytest.mark.anyio
+async def test_an_async_store_is_awaited_and_refused_from_sync_code(bus: EventBus) -> None:
+    """A store with the async twin only is awaited by deliver and retry_dead_letter; the
+    sync methods say to use the async ones."""
+    recorder = Recorder()
+    recorder.attach(bus, "mailer")
+    recorder.failing.add("mailer")
+    store = AsyncOnlyStore()
+    inbox = Inbox(bus, store, max_attempts=1)  # type: ignore[arg-type]
+    assert (await inbox.deliver(order())).status == "dead_letter"
+    recorder.failing.clear()
+    assert (await inbox.retry_dead_letter("evt_1")).status == "handled"
+    assert store.calls == ["claim", "settle", "revive", "claim", "settle"]
+    with pytest.raises(TypeError, match="async only"):
+        inbox.deliver_sync(order("evt_2"))
+
+
+def test_an_interrupted_sync_delivery_releases_its_claim(bus: EventBus) -> None:
+    """A BaseException out of the handlers (Ctrl-C) propagates, and the claim is released
+    with the unfinished handlers recorded as interrupted: the next delivery runs them."""
+    calls: list[str] = []
+
+    def interrupted(event: Event[Any]) -> None:
+        calls.append(event.id)
+        if len(calls) == 1:
+            raise KeyboardInterrupt
+
+    bus.subscribe("order.*", interrupted, name="h")
+    inbox = Inbox(bus)
+    with pytest.raises(KeyboardInterrupt):
+        inbox.deliver_sync(order())
+    again = inbox.deliver_sync(order())
+    assert (again.status, again.attempt) == ("handled", 2)
+    assert calls == ["evt_1", "evt_1"]
+
+
+def test_the_memory_store_keeps_at_most_max_entries() -> None:
+    """Past max_entries the oldest event is forgotten (a settle for it changes nothing);
+    max_entries must be at least 1."""
+    store = MemoryIdempotencyStore(max_entries=2)
+    first = store.claim("a", handlers=["h"])
+    for key in ("b", "c"):
+        store.settle(store.claim(key, handlers=["h"]), completed=["h"], failed={})
+    assert len(store) == 2
+    assert not store.settle(first, completed=["h"], failed={})
+    assert store.claim("a", handlers=["h"]).attempt == 1
+    assert store.claim("c", handlers=["h"]).status == "done"
+    assert "max_entries=2" in repr(store)
+    with pytest.raises(ValueError, match="max_entries"):
+        MemoryIdempotencyStore(max_entries=0)

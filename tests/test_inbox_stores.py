@@ -24,7 +24,7 @@ from eventbus.inbox import (
 )
 from eventbus.redis import RedisIdempotencyStore
 
-KINDS = ["memory", "memory-async", "sqlite", "redis", "redis-async"]
+KINDS = ["memory", "memory-async", "sqlite", "redis", "redis-async", "redis-sync-client-async"]
 
 
 @pytest.fixture
@@ -87,8 +87,9 @@ async def make_store(
             return Driver(MemoryIdempotencyStore(**options), kind.endswith("async"))
         if kind == "sqlite":
             return Driver(SqliteIdempotencyStore(tmp_path / "inbox.db", **options), False)
-        if kind == "redis":
-            return Driver(RedisIdempotencyStore(redis.Redis.from_url(redis_url), **options), False)
+        if kind in ("redis", "redis-sync-client-async"):
+            store = RedisIdempotencyStore(redis.Redis.from_url(redis_url), **options)
+            return Driver(store, kind.endswith("async"))  # async calls hop to a thread
         client = redis.asyncio.Redis.from_url(redis_url)
         clients.append(client)
         return Driver(RedisIdempotencyStore(client, **options), True)

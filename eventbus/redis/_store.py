@@ -6,8 +6,15 @@ from collections.abc import Collection, Mapping, Sequence
 from typing import Any, cast
 
 import anyio.to_thread
-import redis
-import redis.asyncio
+
+try:
+    import redis
+    import redis.asyncio
+except ModuleNotFoundError as missing:  # pragma: no cover - the tests run with the extra
+    raise ModuleNotFoundError(
+        "eventbus.redis needs the redis client: pip install 'eventbus[redis]'",
+        name=missing.name,
+    ) from missing
 
 from ..inbox._store import (
     DEFAULT_LEASE,
