@@ -4,6 +4,7 @@ delivery and stops on SIGTERM with the delivery in flight finished; its usage er
 from __future__ import annotations
 
 import signal
+import sys
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -112,6 +113,17 @@ def test_an_unreachable_redis_exits_1(
     monkeypatch.syspath_prepend(str(TESTS))
     assert main(["worker", "streams_app:bus", "--redis", "redis://127.0.0.1:1/0"]) == 1
     assert "cannot consume stream 'eventbus'" in capsys.readouterr().err
+
+
+def test_without_the_redis_extra_it_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No redis client installed: status 1 and the extra to install."""
+    monkeypatch.setitem(sys.modules, "redis", None)
+    for name in [name for name in sys.modules if name.startswith("eventbus.redis")]:
+        monkeypatch.delitem(sys.modules, name)
+    assert main(["worker", "app:bus"]) == 1
+    assert "pip install 'eventbus[redis]'" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("value", ["0", "-1", "x"])

@@ -120,7 +120,7 @@ def load_target(target: str) -> object:
 def _streams(args: argparse.Namespace) -> RedisStreams:
     try:
         from ..redis import RedisStreams
-    except ImportError:  # pragma: no cover - the dev extra installs redis
+    except ImportError:
         raise CliError("'eventbus worker' needs redis: pip install 'eventbus[redis]'") from None
 
     target = load_target(args.target)

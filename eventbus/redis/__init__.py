@@ -1,8 +1,7 @@
 """eventbus on Redis, for apps on many machines (extra ``eventbus[redis]``)."""
 
-from ._consumer import StreamDelivery
 from ._errors import AsyncioRequiredError
 from ._store import RedisIdempotencyStore
-from ._streams import RedisStreams
+from ._streams import RedisStreams, StreamDelivery
 
 __all__ = ["AsyncioRequiredError", "RedisIdempotencyStore", "RedisStreams", "StreamDelivery"]

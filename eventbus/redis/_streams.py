@@ -22,7 +22,7 @@ from .._loop import on_asyncio
 from ..inbox import Inbox, MemoryIdempotencyStore
 from ..inbox._store import DEFAULT_TTL
 from . import _consumer
-from ._consumer import StreamDelivery
+from ._consumer import StreamDelivery as StreamDelivery
 from ._errors import AsyncioRequiredError
 from ._store import AnyRedis, RedisIdempotencyStore, _clients, _text
 
