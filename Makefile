@@ -10,7 +10,7 @@ NPM_DIR := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/eventbus/npm
 NPM_PACKAGES := standardwebhooks@1.1.1 svix@1.99.1 stripe@23.1.0 @blocklet/sdk@1.17.12 express@4.22.3
 NPM_STAMP := $(NPM_DIR)/.installed-$(shell echo '$(NPM_PACKAGES)' | cksum | cut -d' ' -f1)
 
-.PHONY: setup test lint typecheck demo bench bench-quick bench-stores bench-http bench-sender clean
+.PHONY: setup test lint typecheck demo bench bench-quick bench-stores bench-http bench-sender bench-streams clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -53,12 +53,15 @@ bench: setup
 	$(PY) -m benchmarks
 	$(PY) -m benchmarks.stores
 	$(PY) -m benchmarks.http
+	$(PY) -m benchmarks.streams
+	$(PY) -m benchmarks.sender
 
 bench-quick: setup
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
 	$(PY) -m benchmarks --quick
 	$(PY) -m benchmarks.stores --quick
 	$(PY) -m benchmarks.http --quick
+	$(PY) -m benchmarks.streams --quick
 
 bench-stores: setup
 	$(PY) -m benchmarks.stores
@@ -69,6 +72,10 @@ bench-http: $(STAMP)
 
 bench-sender: $(STAMP)
 	$(PY) -m benchmarks.sender
+
+# Redis Streams: events/s publish -> handled vs a raw redis client loop, and latency.
+bench-streams: setup
+	$(PY) -m benchmarks.streams
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .coverage

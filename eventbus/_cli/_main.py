@@ -31,7 +31,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     """The parser of ``eventbus`` and its commands."""
-    from . import _deliveries, _listen, _trigger, _types
+    from . import _deliveries, _listen, _trigger, _types, _worker
 
     parser = _Parser(
         prog="eventbus",
@@ -44,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     _trigger.add_parser(commands)
     _types.add_parser(commands)
     _deliveries.add_parser(commands)
+    _worker.add_parser(commands)
     return parser
 
 

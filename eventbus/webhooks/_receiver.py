@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from .._loop import in_event_loop
 from ..inbox import AsyncIdempotencyStore, Delivery, IdempotencyStore, Inbox
 from . import _steps as steps
+from ._queue import EventQueue, check_queue, queued
 from ._request import Headers, WebhookRequest
 from ._response import DeliveryRejectedError, Outcome, WebhookResponse, answer
 from ._scheme import SignatureScheme
@@ -58,7 +59,11 @@ class WebhookReceiver:
     :param read_timeout: seconds from the start of a request within which the ASGI app
         must have received the whole body (a total deadline, not an idle timer); a slower
         sender gets 408 and nothing is published
+    :param queue: answer 202 ``queued`` once the event is on this queue (a
+        :class:`~eventbus.redis.RedisStreams`), or 200 ``duplicate`` for an id queued
+        already, instead of running the handlers: the queue's consumers run them
     :raises InvalidPatternError: a pattern in ``enabled_events`` is malformed
+    :raises TypeError: ``queue`` with ``idempotency`` or ``max_attempts``
     """
 
     def __init__(
@@ -71,7 +76,9 @@ class WebhookReceiver:
         enabled_events: str | Iterable[str] | None = None,
         max_body_bytes: int = 1_048_576,
         read_timeout: float = 10.0,
+        queue: EventQueue | None = None,
     ) -> None:
+        self.queue = check_queue(queue, idempotency, max_attempts)
         if isinstance(scheme, type) or not callable(getattr(scheme, "verify", None)):
             raise TypeError(
                 f"scheme must be a signature scheme such as StandardWebhooks(secret), not "
@@ -161,6 +168,8 @@ class WebhookReceiver:
             admitted = self._admit(request, prechecked=prechecked)
             if isinstance(admitted, Outcome):
                 return answer(admitted, request.where)
+            if self.queue is not None:
+                return answer(queued(admitted, await self.queue.enqueue(admitted)), request.where)
             return answer(_outcome(await self.inbox.deliver(admitted)), request.where)
         except Exception as exc:
             return answer(exc, request.where)
@@ -171,6 +180,8 @@ class WebhookReceiver:
             admitted = self._admit(request, prechecked=prechecked)
             if isinstance(admitted, Outcome):
                 return answer(admitted, request.where)
+            if self.queue is not None:
+                return answer(queued(admitted, self.queue.enqueue_sync(admitted)), request.where)
             return answer(_outcome(self.inbox.deliver_sync(admitted)), request.where)
         except Exception as exc:
             return answer(exc, request.where)

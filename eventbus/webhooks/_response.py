@@ -18,7 +18,8 @@ from .._exceptions import StoreFileMissingError
 logger = logging.getLogger("eventbus.webhooks")
 
 OutcomeName = Literal[
-    "handled", "ignored", "duplicate", "dead_letter", "in_flight", "failed", "rejected"
+    "handled", "ignored", "duplicate", "dead_letter", "queued", "in_flight", "failed",
+    "rejected",
 ]
 
 #: How many characters of a sender's value an error message quotes.
@@ -31,8 +32,8 @@ class WebhookResponse:
 
     ``body`` is ``{"ok": ..., "outcome": ..., "event_id": ..., "error": ...}``: ``ok`` is
     true exactly for a 2xx status; ``outcome`` is ``handled``, ``ignored``, ``duplicate`` or
-    ``dead_letter`` (200), ``in_flight`` (409), ``failed`` (500) or ``rejected`` (every other
-    4xx);
+    ``dead_letter`` (200), ``queued`` (202, queue mode), ``in_flight`` (409), ``failed``
+    (500) or ``rejected`` (every other 4xx);
     ``event_id`` is the event's id once known, else ``None``; ``error`` says what went wrong
     and what to do, or is ``None``.
 
@@ -131,7 +132,7 @@ def answer(result: Outcome | BaseException, where: str) -> WebhookResponse:
 
 
 def _log(result: Outcome, where: str) -> None:
-    if result.outcome in ("handled", "ignored"):
+    if result.outcome in ("handled", "ignored", "queued"):
         return
     quiet = result.outcome == "duplicate" or result.status in (405, 409)
     logger.log(
