@@ -223,8 +223,13 @@ class RedisIdempotencyStore:
 def _clients(
     url_or_client: str | AnyRedis,
 ) -> tuple[redis.Redis | None, redis.asyncio.Redis | None]:
+    """The clients to use: from a URL, a sync and an async one whose pools wait for a free
+    connection (a burst of concurrent deliveries queues up instead of failing with "Too many
+    connections"); a client passed in is used as it is."""
     if isinstance(url_or_client, str):
-        return redis.Redis.from_url(url_or_client), redis.asyncio.Redis.from_url(url_or_client)
+        sync_pool = redis.BlockingConnectionPool.from_url(url_or_client)
+        async_pool = redis.asyncio.BlockingConnectionPool.from_url(url_or_client)
+        return redis.Redis.from_pool(sync_pool), redis.asyncio.Redis.from_pool(async_pool)
     if isinstance(url_or_client, redis.Redis):
         return url_or_client, None
     if isinstance(url_or_client, redis.asyncio.Redis):

@@ -122,7 +122,7 @@ class RedisStreams:
         self.dead_letter_stream = dead_letter_stream or f"{stream}:dead"
         self.maxlen = maxlen
         self.concurrency = concurrency
-        self._sync, self._async = _connect(url_or_client)
+        self._sync, self._async = _clients(url_or_client)
         self._owned = isinstance(url_or_client, str)
         self._enqueue_script: Any = self._async and self._async.register_script(_ENQUEUE)
         self._enqueue_script_sync: Any = self._sync and self._sync.register_script(_ENQUEUE)
@@ -340,19 +340,6 @@ class RedisStreams:
             f"RedisStreams(stream={self.stream!r}, group={self.group!r}, "
             f"consumer={self.consumer!r})"
         )
-
-
-def _connect(
-    url_or_client: str | AnyRedis,
-) -> tuple[redis.Redis | None, redis.asyncio.Redis | None]:
-    """The clients to use: from a URL, a sync and an async one whose pools wait for a free
-    connection (a burst of concurrent publishes queues up instead of failing with "Too many
-    connections"); a client passed in is used as it is."""
-    if not isinstance(url_or_client, str):
-        return _clients(url_or_client)
-    sync_pool = redis.BlockingConnectionPool.from_url(url_or_client)
-    async_pool = redis.asyncio.BlockingConnectionPool.from_url(url_or_client)
-    return redis.Redis.from_pool(sync_pool), redis.asyncio.Redis.from_pool(async_pool)
 
 
 def _require_asyncio() -> None:
