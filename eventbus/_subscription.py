@@ -28,6 +28,26 @@ def is_async_callable(obj: object) -> bool:
     return inspect.iscoroutinefunction(obj) or inspect.iscoroutinefunction(call)
 
 
+def check_one_argument(handler: Handler) -> None:
+    """Refuse a handler that cannot be called with exactly one positional argument (the
+    event), when its signature can be read, so the mistake shows where it is subscribed.
+
+    :raises TypeError: naming the handler and its signature
+    """
+    try:
+        signature = inspect.signature(handler)
+    except (TypeError, ValueError):  # some builtins and C callables have no signature
+        return
+    try:
+        signature.bind(None)
+    except TypeError:
+        raise TypeError(
+            f"handler {handler_qualname(handler)}{signature} cannot be called with one "
+            "positional argument, the event; give it exactly one parameter without a default "
+            "(more are fine when they have defaults)"
+        ) from None
+
+
 def handler_qualname(handler: Handler) -> str:
     """The base name a handler is known by when no ``name=`` is given."""
     target: Any = handler
@@ -93,9 +113,8 @@ class Subscription:
     is_async: bool
     event_class: type | None
     _ref: Callable[[], Handler | None]
-    _bus: EventBus
+    _bus_ref: Callable[[], EventBus | None]
     _seq: int
-    _matcher: Callable[[str], bool] | None
 
     @property
     def handler(self) -> Handler | None:
@@ -105,11 +124,14 @@ class Subscription:
     @property
     def active(self) -> bool:
         """True until unsubscribed, delivered once (``once=True``) or collected (``weak=True``)."""
-        return self._bus.is_subscribed(self)
+        bus = self._bus_ref()
+        return bus is not None and bus.is_subscribed(self)
 
     def unsubscribe(self) -> None:
         """End this subscription; calling it again does nothing."""
-        self._bus.unsubscribe(self)
+        bus = self._bus_ref()
+        if bus is not None:
+            bus.unsubscribe(self)
 
     def __enter__(self) -> Subscription:
         return self

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
+from collections.abc import Iterator
 from typing import Any, Literal
 
 import anyio
 import anyio.to_thread
 import pytest
 
-from eventbus import Event, EventBus, InvalidPatternError
+from eventbus import Event, EventBus, InvalidPatternError, PublishCall
 from eventbus.testing import capture
 
 
@@ -161,17 +163,19 @@ def test_capture_skips_publishes_that_failed_validation(bus: EventBus) -> None:
 
 @pytest.mark.parametrize("backend", ["asyncio", "trio"])
 def test_wait_for_that_ended_leaves_a_late_publish_clean(bus: EventBus, backend: str) -> None:
-    """A publish in another thread reaching wait_for's catcher after the waiting loop ended
+    """A publish in another thread reaching wait_for's watcher after the waiting loop ended
     records no failure."""
     gate = threading.Event()
     reached = threading.Event()
     results: list[Any] = []
 
-    def hold(event: Event[Any]) -> None:
+    @contextlib.contextmanager
+    def hold(call: PublishCall) -> Iterator[None]:  # outermost: entered before the waiter's
         reached.set()
         gate.wait(5)
+        yield
 
-    bus.subscribe("x", hold, priority=10)
+    bus.use(hold, on="publish")
     thread = threading.Thread(target=lambda: results.append(bus.publish("x")))
 
     async def main() -> None:

@@ -1,0 +1,116 @@
+"""Wildcard subscriptions indexed by segment, so finding those a type matches is one walk.
+
+The patterns form a tree keyed by segment (a literal, ``*`` or ``**``). Matching a type walks
+it one segment at a time, keeping the set of nodes reached so far: the cost grows with the
+type's length and the number of distinct pattern prefixes alive on the way, never with the
+number of subscriptions, and never backtracks (``**.**.**`` is as cheap as ``**``).
+"""
+
+from __future__ import annotations
+
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class _Node(Generic[T]):
+    __slots__ = ("children", "double", "items", "loops", "star")
+
+    def __init__(self, loops: bool) -> None:
+        self.children: dict[str, _Node[T]] = {}
+        self.star: _Node[T] | None = None
+        self.double: _Node[T] | None = None
+        self.items: list[T] = []
+        #: reached through ``**``: it consumes any further segment and stays
+        self.loops = loops
+
+    def empty(self) -> bool:
+        return not (self.children or self.star or self.double or self.items)
+
+
+class PatternIndex(Generic[T]):
+    """Items (subscriptions) filed under validated wildcard patterns."""
+
+    def __init__(self) -> None:
+        self._root: _Node[T] = _Node(loops=False)
+        self.size = 0
+
+    def add(self, pattern: str, item: T) -> None:
+        """File ``item`` under ``pattern``."""
+        node = self._root
+        for segment in _segments(pattern):
+            node = self._child(node, segment)
+        node.items.append(item)
+        self.size += 1
+
+    @staticmethod
+    def _child(node: _Node[T], segment: str) -> _Node[T]:
+        if segment == "**":
+            node.double = node.double or _Node(loops=True)
+            return node.double
+        if segment == "*":
+            node.star = node.star or _Node(loops=False)
+            return node.star
+        return node.children.setdefault(segment, _Node(loops=False))
+
+    def remove(self, pattern: str, item: T) -> None:
+        """Take ``item`` out of ``pattern``'s entry, pruning branches left empty."""
+        path = [self._root]
+        segments = _segments(pattern)
+        for segment in segments:
+            path.append(self._child(path[-1], segment))
+        path[-1].items.remove(item)
+        self.size -= 1
+        steps = zip(path[:-1], segments, path[1:], strict=True)
+        for parent, segment, node in reversed(list(steps)):
+            if not node.empty():
+                break
+            if segment == "**":
+                parent.double = None
+            elif segment == "*":
+                parent.star = None
+            else:
+                del parent.children[segment]
+
+    def matching(self, event_type: str) -> list[T]:
+        """Every item whose pattern matches ``event_type``, each pattern's in filing order."""
+        if not self.size:
+            return []
+        states = _closure([self._root])
+        for segment in event_type.split("."):
+            reached: list[_Node[T]] = []
+            for node in states:
+                if node.loops:
+                    reached.append(node)
+                child = node.children.get(segment)
+                if child is not None:
+                    reached.append(child)
+                if node.star is not None:
+                    reached.append(node.star)
+            if not reached:
+                return []
+            states = _closure(reached)
+        return [item for node in states for item in node.items]
+
+
+def _closure(nodes: list[_Node[T]]) -> list[_Node[T]]:
+    """``nodes`` and the ``**`` node below each (it may match zero segments), each once.
+
+    Runs of ``**`` are folded, so a ``**`` node never has a ``**`` child.
+    """
+    seen: dict[int, _Node[T]] = {}
+    for node in nodes:
+        seen[id(node)] = node
+        if node.double is not None:
+            seen[id(node.double)] = node.double
+    return list(seen.values())
+
+
+def _segments(pattern: str) -> list[str]:
+    """The pattern's segments with runs of ``**`` folded into one (they match the same)."""
+    out: list[str] = []
+    for segment in pattern.split("."):
+        if segment == "**" and out and out[-1] == "**":
+            continue
+        out.append(segment)
+    return out
