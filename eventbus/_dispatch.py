@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("eventbus")
 _set_current = current_event.set
 _reset_current = current_event.reset
+_new_result = object.__new__
 
 
 def record_failure(
@@ -49,7 +50,12 @@ def record_failure(
 
 def deliver_sync(event: Event[Any], route: Route, skip: Collection[str]) -> PublishResult:
     """Call the handlers of a route without async handlers, in order, in this thread."""
-    targets = route.targets(skip)
+    targets = route.calls
+    if targets is None or skip:
+        targets = route.targets(skip)
+        called = tuple(sub for sub, _ in targets)
+    else:
+        called = route.subscriptions
     failures: list[HandlerFailure] = []
     token = _set_current(event)
     try:
@@ -60,7 +66,11 @@ def deliver_sync(event: Event[Any], route: Route, skip: Collection[str]) -> Publ
                 record_failure(failures, event, sub, handler, exc)
     finally:
         _reset_current(token)
-    return PublishResult(event, route.called(targets), failures)
+    result = _new_result(PublishResult)  # slot stores: cheaper than calling __init__
+    result.event = event
+    result.called = called
+    result.errors = failures
+    return result
 
 
 async def deliver_async(
