@@ -6,6 +6,7 @@ class broke (to ``Any`` included), the ``assert_type`` lines below would fail un
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import ClassVar, Literal, assert_type
 
 from pydantic import BaseModel
@@ -74,3 +75,13 @@ def fulfil(event: paymentkit.PaymentIntentSucceeded) -> None:
 @bus.on(paymentkit.ManualNotification)
 def notify(event: paymentkit.ManualNotification) -> None:
     assert_type(event.data.object.data.user_did, str | None)
+
+
+# ``on(cls)`` checks the handler's parameter as ``subscribe(cls, handler)`` does: a handler
+# for another class is an error (``warn_unused_ignores`` would flag this line if mypy
+# stopped reporting it).
+@bus.on(InvoicePaid)  # type: ignore[arg-type]
+def mismatched(event: paymentkit.PaymentIntentSucceeded) -> None: ...
+
+
+assert_type(record_payment, Callable[[InvoicePaid], None])

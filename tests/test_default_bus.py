@@ -174,3 +174,19 @@ def test_use_bus_isolates_subscriptions() -> None:
         eventbus.subscribe("test.isolated", lambda event: calls.append("inside"))
     assert eventbus.publish("test.isolated").handled == 0
     assert calls == []
+
+
+def test_module_on_takes_weak() -> None:
+    """eventbus.on(..., weak=True) holds the handler weakly, as bus.on does."""
+    import gc
+
+    with eventbus.use_bus(EventBus()) as bus:
+
+        def make() -> None:
+            @eventbus.on("test.default.weak", weak=True)
+            def handler(event: object) -> None:
+                raise AssertionError("collected")
+
+        make()
+        gc.collect()
+        assert bus.subscriptions == ()

@@ -249,3 +249,38 @@ def test_wait_for_woken_by_a_publisher_running_its_own_loop(bus: EventBus, backe
     anyio.run(main, backend=backend)
     assert [event.type for event in found] == ["a.b"]
     assert results[0].errors == []
+
+
+@pytest.mark.anyio
+async def test_a_waiter_is_not_a_subscription(bus: EventBus) -> None:
+    """Bug 4: wait_for is neither counted in the result nor listed in bus.subscriptions."""
+    results: list[Any] = []
+
+    async def publish_later() -> None:
+        await anyio.wait_all_tasks_blocked()
+        assert bus.subscriptions == ()
+        results.append(await bus.publish_async("order.created"))
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(publish_later)
+        event = await bus.wait_for("order.created", timeout=5)
+    assert results[0].handled == 0
+    assert results[0].called == ()
+    assert event is results[0].event
+
+
+@pytest.mark.anyio
+async def test_wait_for_a_typed_class_gets_an_instance_of_it(bus: EventBus) -> None:
+    class Paid(Event[dict[str, int]]):
+        type: Literal["invoice.paid"] = "invoice.paid"
+
+    async def publish_later() -> None:
+        await anyio.wait_all_tasks_blocked()
+        await bus.publish_async("invoice.created")
+        await bus.publish_async("invoice.paid", {"amount": 5})
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(publish_later)
+        event = await bus.wait_for(Paid, timeout=5)
+    assert isinstance(event, Paid)
+    assert event.data == {"amount": 5}
