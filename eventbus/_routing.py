@@ -27,9 +27,11 @@ if TYPE_CHECKING:
 
 Targets = tuple[tuple[Subscription, Handler], ...]
 
-#: Routes cached per bus. Past this many types the oldest-computed eighth is dropped, so a
-#: stream of made-up types (say, from a webhook) cannot grow memory without bound, while the
-#: types in steady use are recomputed at most once per cycle.
+#: Routes cached per bus. Past this many types the oldest-cached eighth is set aside, and the
+#: batch set aside before it dropped, so a stream of made-up types (say, from a webhook)
+#: cannot grow memory without bound. A type published again while set aside is put back
+#: without being recomputed: the types in steady use stay (least recently used, roughly),
+#: and a cache hit costs one dict look-up, no bookkeeping.
 MAX_ROUTES = 4096
 
 
@@ -104,6 +106,7 @@ class RoutingTable:
         self.lock = threading.RLock()
         self.registry = Registry()
         self.routes: dict[str, Route] = {}
+        self._set_aside: dict[str, Route] = {}
         self.bus_ref = weakref.ref(bus)
         self.handler_middleware: tuple[HandlerMiddleware, ...] = ()
         self.publish_middleware: tuple[PublishMiddleware, ...] = ()
@@ -160,8 +163,9 @@ class RoutingTable:
             else:
                 self._wildcards.remove(sub.pattern, sub)
             match = compile_pattern(sub.pattern)
-            for event_type in [t for t in self.routes if match(t)]:
-                del self.routes[event_type]
+            for cached in (self.routes, self._set_aside):
+                for event_type in [t for t in cached if match(t)]:
+                    del cached[event_type]
             return
         for event_type in sub.pattern.split("|"):
             subs = self._exact[event_type]
@@ -172,6 +176,7 @@ class RoutingTable:
                 if not subs:
                     del self._exact[event_type]
             self.routes.pop(event_type, None)
+            self._set_aside.pop(event_type, None)
 
     def _drop(self, box: list[Subscription]) -> None:
         if box:
@@ -222,7 +227,11 @@ class RoutingTable:
         """Register a typed class; routes are recomputed since their class may change."""
         with self.lock:
             self._register(event_class)
-            self.routes.clear()
+            self._forget_routes()
+
+    def _forget_routes(self) -> None:
+        self.routes.clear()
+        self._set_aside.clear()
 
     def _register(self, event_class: EventClass) -> None:
         """Register, refusing to hand handlers subscribed by class anything but that class.
@@ -247,13 +256,13 @@ class RoutingTable:
         field = "publish_middleware" if on == "publish" else "handler_middleware"
         with self.lock:
             setattr(self, field, (*getattr(self, field), middleware))
-            self.routes.clear()
+            self._forget_routes()
 
         def remove() -> None:
             with self.lock:
                 current = getattr(self, field)
                 setattr(self, field, tuple(m for m in current if m is not middleware))
-                self.routes.clear()
+                self._forget_routes()
 
         return remove
 
@@ -288,13 +297,18 @@ class RoutingTable:
             routes = self.routes
             route = routes.get(event_type)
             if route is None:
-                matched = self._wildcards.matching(event_type)
-                exact = self._exact.get(event_type)
-                if exact:
-                    matched += exact
-                route = Route(self, matched, self.registry.class_for(event_type))
+                route = self._set_aside.pop(event_type, None) or self._compute(event_type)
                 if len(routes) >= MAX_ROUTES:
-                    for oldest in list(islice(routes, MAX_ROUTES // 8)):
-                        del routes[oldest]
+                    oldest = list(islice(routes, MAX_ROUTES // 8))
+                    self._set_aside = {t: routes.pop(t) for t in oldest}
                 routes[event_type] = route
             return route
+
+    def _compute(self, event_type: str) -> Route:
+        """Find the subscriptions ``event_type`` reaches: one exact look-up, one walk of the
+        wildcard patterns."""
+        matched = self._wildcards.matching(event_type)
+        exact = self._exact.get(event_type)
+        if exact:
+            matched += exact
+        return Route(self, matched, self.registry.class_for(event_type))

@@ -41,11 +41,14 @@ def in_thread(work: Callable[[], Any]) -> BaseException | None:
 def interrupting_route(bus: EventBus, error: type[BaseException], log: list[str]) -> None:
     """An async handler raising ``error``, another async one, then a sync one."""
 
+    sibling_started = anyio.Event()
+
     async def interrupt(event: Event[Any]) -> None:
-        await anyio.sleep(0)  # the sibling has started by now
+        await sibling_started.wait()
         raise error
 
     async def sibling(event: Event[Any]) -> None:
+        sibling_started.set()
         try:
             await anyio.sleep(5)
         finally:
