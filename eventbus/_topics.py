@@ -95,7 +95,7 @@ def compile_pattern(pattern: str) -> Matcher:
     for index, segment in enumerate(segments):
         _check_segment(pattern, index, segment)
     if "*" not in pattern:
-        return pattern.__eq__  # type: ignore[return-value]  # str == str is a bool
+        return pattern.__eq__
     if "**" not in segments:
         return _OneEach(segments)
     return _Spans(segments)

@@ -126,7 +126,11 @@ async def test_context_set_by_middleware_is_visible_to_sync_and_async_handlers(
     bus.use(tag)
     result = await bus.publish_async("a.b")
     assert result.ok
-    assert sorted(seen) == [("first", "req-first"), ("second", "req-second"), ("third", "req-third")]
+    assert sorted(seen) == [
+        ("first", "req-first"),
+        ("second", "req-second"),
+        ("third", "req-third"),
+    ]
     assert request_id.get() is None
 
 
