@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     print("\n".join(f"  {key}: {SCENARIOS[key]}" for key in scenarios))
     print()
     print(_report.table(rows))
-    print("\nTargets (issue 7):")
+    print("\nTargets (issue 10):")
     print(_report.targets_text(verdicts))
     options = {
         "command": _report.command_line(),
