@@ -22,7 +22,7 @@ from ._registry import EventClass, declared_types
 from ._result import PublishResult
 from ._routing import Route, RoutingTable
 from ._subscription import Handler, Subscription, check_one_argument
-from ._topics import compile_pattern, validate_event_type
+from ._topics import check_pattern, compile_pattern, validate_event_type
 from ._waiting import wait_for_event
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -160,16 +160,24 @@ class EventBus:
         check_one_argument(handler)
         if not isinstance(priority, int):
             raise TypeError(f"priority must be an int (higher runs first), got {priority!r}")
-        options: dict[str, Any] = {"priority": priority, "once": once, "weak": weak, "name": name}
+        event_class = None
         if isinstance(pattern, type):
             # A class with several exact types subscribes to them joined by "|".
-            types = declared_types(pattern)
-            return self._table.add("|".join(types), handler, event_class=pattern, **options)
-        if not isinstance(pattern, str):
+            event_class, pattern = pattern, "|".join(declared_types(pattern))
+        elif isinstance(pattern, str):
+            pattern = str.__str__(pattern)  # a StrEnum member subscribes as its value
+            check_pattern(pattern)
+        else:
             raise InvalidPatternError(repr(pattern), "expected a string or an Event subclass")
-        pattern = str.__str__(pattern)  # a StrEnum member subscribes as its value
-        compile_pattern(pattern)
-        return self._table.add(pattern, handler, **options)
+        return self._table.add(
+            pattern,
+            handler,
+            priority=priority,
+            once=once,
+            weak=weak,
+            name=name,
+            event_class=event_class,
+        )
 
     @overload
     def on(

@@ -132,8 +132,9 @@ class RoutingTable:
     ) -> Subscription:
         """Subscribe ``handler`` to ``pattern`` (validated already): an exact type, a
         wildcard pattern, or several exact types joined by ``|`` (a typed class's)."""
-        box: list[Subscription] = []
+        box: list[Subscription] = []  # lets a weak reference's callback find its subscription
         ref = reference(handler, weak=weak, on_dead=lambda _: self._drop(box))
+        is_async = is_async_callable(handler)
         with self.lock:
             if event_class is not None:
                 self._register(event_class)
@@ -144,13 +145,14 @@ class RoutingTable:
                 priority=priority,
                 once=once,
                 weak=weak,
-                is_async=is_async_callable(handler),
+                is_async=is_async,
                 event_class=event_class,
                 _ref=ref,
                 _bus_ref=self.bus_ref,
                 _seq=self._seq,
             )
-            box.append(sub)
+            if weak:
+                box.append(sub)
             self._live[sub] = None
             self._file(sub, add=True)
         return sub
@@ -167,7 +169,7 @@ class RoutingTable:
                 for event_type in [t for t in cached if match(t)]:
                     del cached[event_type]
             return
-        for event_type in sub.pattern.split("|"):
+        for event_type in sub.pattern.split("|") if "|" in sub.pattern else (sub.pattern,):
             subs = self._exact[event_type]
             if add:
                 subs.append(sub)

@@ -75,6 +75,16 @@ def _type_problem(event_type: str) -> str:
     return "it is not a dotted name"  # pragma: no cover - every failing name has a bad segment
 
 
+def check_pattern(pattern: str) -> None:
+    """Validate ``pattern`` as :func:`compile_pattern` does, cheaply for an exact type (one
+    regular expression match, nothing cached: subscribing to many types stays quick).
+
+    :raises InvalidPatternError: as :func:`compile_pattern`
+    """
+    if "*" in pattern or not _VALID_TYPE.fullmatch(pattern):
+        compile_pattern(pattern)
+
+
 def is_wildcard(pattern: str) -> bool:
     """Tell whether ``pattern`` (already validated) contains a wildcard segment."""
     return "*" in pattern
