@@ -362,8 +362,8 @@ class EventBus:
             if route is not None and route.direct is not None:
                 event = Event(type=event_or_type, data={} if data is None else data)
         elif data is None and isinstance(event_or_type, Event):  # else: _prepare says why
-            route = self._routes.get(event_or_type.type)
             event = event_or_type
+            route = self._routes.get(event.type) or self._table.route(event.type)
         if route is None or route.direct is None:
             return self._publish(event_or_type, data, raise_errors, skip)
         result = deliver_sync(event, route, skip)

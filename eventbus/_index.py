@@ -4,10 +4,15 @@ The patterns form a tree keyed by segment (a literal, ``*`` or ``**``). Matching
 it one segment at a time, keeping the set of nodes reached so far: the cost grows with the
 type's length and the number of distinct pattern prefixes alive on the way, never with the
 number of subscriptions, and never backtracks (``**.**.**`` is as cheap as ``**``).
+
+Which patterns match a type depends only on which of its segments are literals of some
+pattern (:attr:`PatternIndex.literals`): the routing table walks a type's *shape*, the type
+with every other segment blanked, so that ``ns.t1.evt`` and ``ns.t2.evt`` share one walk.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -34,6 +39,19 @@ class PatternIndex(Generic[T]):
     def __init__(self) -> None:
         self._root: _Node[T] = _Node(loops=False)
         self.size = 0
+        #: every literal segment of the patterns filed
+        self.literals: frozenset[str] = frozenset()
+
+    def _changed(self) -> None:
+        """Collect the literal segments anew."""
+        literals: set[str] = set()
+        pending = [self._root]
+        while pending:
+            node = pending.pop()
+            literals.update(node.children)
+            pending += node.children.values()
+            pending += [child for child in (node.star, node.double) if child is not None]
+        self.literals = frozenset(literals)
 
     def add(self, pattern: str, item: T) -> None:
         """File ``item`` under ``pattern``."""
@@ -42,6 +60,7 @@ class PatternIndex(Generic[T]):
             node = self._child(node, segment)
         node.items.append(item)
         self.size += 1
+        self._changed()
 
     @staticmethod
     def _child(node: _Node[T], segment: str) -> _Node[T]:
@@ -61,6 +80,7 @@ class PatternIndex(Generic[T]):
             path.append(self._child(path[-1], segment))
         path[-1].items.remove(item)
         self.size -= 1
+        self._changed()
         steps = zip(path[:-1], segments, path[1:], strict=True)
         for parent, segment, node in reversed(list(steps)):
             if not node.empty():
@@ -72,42 +92,36 @@ class PatternIndex(Generic[T]):
             else:
                 del parent.children[segment]
 
-    def matching(self, event_type: str) -> list[T]:
-        """Every item whose pattern matches ``event_type``, each pattern's in filing order."""
+    def matching(self, segments: Iterable[str]) -> list[T]:
+        """Every item whose pattern matches the type of these segments (a blank segment
+        matches only wildcards), each pattern's in filing order."""
         if not self.size:
             return []
-        states = _closure([self._root])
-        for segment in event_type.split("."):
+        return self._walk(segments)
+
+    def _walk(self, segments: Iterable[str]) -> list[T]:
+        root = self._root
+        states = [root] if root.double is None else [root, root.double]
+        for segment in segments:
             reached: list[_Node[T]] = []
             for node in states:
                 if node.loops:
                     reached.append(node)
-                child = node.children.get(segment)
-                if child is not None:
-                    reached.append(child)
-                if node.star is not None:
-                    reached.append(node.star)
+                for child in (node.children.get(segment), node.star):
+                    if child is not None:
+                        reached.append(child)
+                        if child.double is not None:  # ``**`` may match zero segments
+                            reached.append(child.double)
             if not reached:
                 return []
-            states = _closure(reached)
+            # A ``**`` node is reached again through itself and through its parent.
+            states = list(dict.fromkeys(reached))
         return [item for node in states for item in node.items]
 
 
-def _closure(nodes: list[_Node[T]]) -> list[_Node[T]]:
-    """``nodes`` and the ``**`` node below each (it may match zero segments), each once.
-
-    Runs of ``**`` are folded, so a ``**`` node never has a ``**`` child.
-    """
-    seen: dict[int, _Node[T]] = {}
-    for node in nodes:
-        seen[id(node)] = node
-        if node.double is not None:
-            seen[id(node.double)] = node.double
-    return list(seen.values())
-
-
 def _segments(pattern: str) -> list[str]:
-    """The pattern's segments with runs of ``**`` folded into one (they match the same)."""
+    """The pattern's segments with runs of ``**`` folded into one (they match the same), so
+    a ``**`` node never has a ``**`` child and one step finds every node ``**`` skips to."""
     out: list[str] = []
     for segment in pattern.split("."):
         if segment == "**" and out and out[-1] == "**":

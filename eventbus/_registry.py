@@ -92,6 +92,19 @@ class Registry:
         matches = [entry for entry in self._patterns if entry.match(event_type)]
         return max(matches, key=lambda entry: entry.rank).cls if matches else None
 
+    def is_exact(self, event_type: str) -> bool:
+        """Tell whether a class is registered for exactly ``event_type``."""
+        return event_type in self._exact
+
+    def literals(self) -> set[str]:
+        """The literal segments of the registered patterns (families)."""
+        return {
+            segment
+            for entry in self._patterns
+            for segment in entry.pattern.split(".")
+            if segment not in ("*", "**")
+        }
+
     @property
     def classes(self) -> tuple[EventClass, ...]:
         """Every registered class, once each."""

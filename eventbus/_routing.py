@@ -107,6 +107,9 @@ class RoutingTable:
         self.registry = Registry()
         self.routes: dict[str, Route] = {}
         self._set_aside: dict[str, Route] = {}
+        #: routes of types with no exact subscription or class, by shape (see _compute)
+        self._by_shape: dict[tuple[str, ...], Route] = {}
+        self._literals: frozenset[str] = frozenset()
         self.bus_ref = weakref.ref(bus)
         self.handler_middleware: tuple[HandlerMiddleware, ...] = ()
         self.publish_middleware: tuple[PublishMiddleware, ...] = ()
@@ -159,11 +162,13 @@ class RoutingTable:
 
     def _file(self, sub: Subscription, *, add: bool) -> None:
         """Add ``sub`` to (or take it out of) its index, and drop the routes it changes."""
+        self._by_shape.clear()
         if is_wildcard(sub.pattern):
             if add:
                 self._wildcards.add(sub.pattern, sub)
             else:
                 self._wildcards.remove(sub.pattern, sub)
+            self._literals = self._wildcards.literals | self.registry.literals()
             match = compile_pattern(sub.pattern)
             for cached in (self.routes, self._set_aside):
                 for event_type in [t for t in cached if match(t)]:
@@ -234,6 +239,8 @@ class RoutingTable:
     def _forget_routes(self) -> None:
         self.routes.clear()
         self._set_aside.clear()
+        self._by_shape.clear()
+        self._literals = self._wildcards.literals | self.registry.literals()
 
     def _register(self, event_class: EventClass) -> None:
         """Register, refusing to hand handlers subscribed by class anything but that class.
@@ -308,9 +315,24 @@ class RoutingTable:
 
     def _compute(self, event_type: str) -> Route:
         """Find the subscriptions ``event_type`` reaches: one exact look-up, one walk of the
-        wildcard patterns."""
-        matched = self._wildcards.matching(event_type)
+        wildcard patterns.
+
+        Without an exact subscription or class, the route depends only on which segments
+        are literals of some pattern (subscribed or registered): types of one *shape*, the
+        type with every other segment blanked, share one walk and one route.
+        """
         exact = self._exact.get(event_type)
-        if exact:
-            matched += exact
-        return Route(self, matched, self.registry.class_for(event_type))
+        segments = event_type.split(".")
+        if exact is not None or self.registry.is_exact(event_type):
+            matched = self._wildcards.matching(segments) + (exact or [])
+            return Route(self, matched, self.registry.class_for(event_type))
+        literals = self._literals
+        shape = tuple([segment if segment in literals else "" for segment in segments])
+        route = self._by_shape.get(shape)
+        if route is None:
+            if len(self._by_shape) >= MAX_ROUTES:
+                self._by_shape.clear()
+            matched = self._wildcards.matching(shape)
+            route = Route(self, matched, self.registry.class_for(event_type))
+            self._by_shape[shape] = route
+        return route
