@@ -63,7 +63,9 @@ def test_contract_name_is_exported(name: str) -> None:
         pytest.param("InvalidPatternError", ValueError, id="InvalidPatternError-ValueError"),
         pytest.param("InvalidEventTypeError", ValueError, id="InvalidEventTypeError-ValueError"),
         pytest.param("PublishError", ExceptionGroup, id="PublishError-ExceptionGroup"),
-        pytest.param("HandlerCancelledError", RuntimeError, id="HandlerCancelledError-RuntimeError"),
+        pytest.param(
+            "HandlerCancelledError", RuntimeError, id="HandlerCancelledError-RuntimeError"
+        ),
         pytest.param(
             "DuplicateHandlerNameError", ValueError, id="DuplicateHandlerNameError-ValueError"
         ),
