@@ -424,7 +424,12 @@ class EventBus:
         :param skip: as for :meth:`publish`
         :raises EventValidationError: as for :meth:`publish`
         """
-        event, route = self._prepare(event_or_type, data)
+        route = None
+        if data is None and isinstance(event_or_type, Event):
+            event = event_or_type
+            route = self._routes.get(event.type)
+        if route is None or route.event_class is not None:
+            event, route = self._prepare(event_or_type, data)
         thread = self.sync_handlers == "thread"
         if not route.publish_middleware:
             result = await deliver_async(event, route, skip, thread)

@@ -97,7 +97,11 @@ async def deliver_async(
             record_failure(failures, event, sub, handler, HandlerCancelledError(sub.name, exc))
         finally:
             _reset_current(token)
-        return PublishResult(event, route.subscriptions, failures)
+        result = _new_result(PublishResult)
+        result.event = event
+        result.called = route.subscriptions
+        result.errors = failures
+        return result
     targets = route.targets(skip)
     delivery = _Delivery(event, sync_in_thread)
     token = _set_current(event)
