@@ -8,7 +8,7 @@ per task.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, TypeVar, overload
 
@@ -139,9 +139,10 @@ def publish(
     data: Mapping[str, Any] | Any = None,
     *,
     raise_errors: bool | None = None,
+    skip: Collection[str] = (),
 ) -> PublishResult:
     """:meth:`EventBus.publish` on the default bus."""
-    return _bus.publish(event_or_type, data, raise_errors=raise_errors)
+    return _bus.publish(event_or_type, data, raise_errors=raise_errors, skip=skip)
 
 
 async def publish_async(
@@ -149,6 +150,7 @@ async def publish_async(
     data: Mapping[str, Any] | Any = None,
     *,
     raise_errors: bool | None = None,
+    skip: Collection[str] = (),
 ) -> PublishResult:
     """:meth:`EventBus.publish_async` on the default bus."""
-    return await _bus.publish_async(event_or_type, data, raise_errors=raise_errors)
+    return await _bus.publish_async(event_or_type, data, raise_errors=raise_errors, skip=skip)

@@ -190,3 +190,17 @@ def test_module_on_takes_weak() -> None:
         make()
         gc.collect()
         assert bus.subscriptions == ()
+
+
+def test_module_publish_takes_skip() -> None:
+    """eventbus.publish and publish_async pass skip= on to the default bus."""
+    with eventbus.use_bus(EventBus()) as bus:
+        got: list[str] = []
+        bus.subscribe("test.default.skip", lambda event: got.append("a"), name="a")
+        bus.subscribe("test.default.skip", lambda event: got.append("b"), name="b")
+        assert eventbus.publish("test.default.skip", skip={"a"}).handled == 1
+        import anyio
+
+        result = anyio.run(lambda: eventbus.publish_async("test.default.skip", skip={"b"}))
+        assert result.handled == 1
+        assert got == ["b", "a"]
