@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Callable, Collection, Mapping
-from contextlib import AbstractContextManager
 from types import TracebackType
-from typing import Any, Literal, Protocol, TypeVar, overload
+from typing import Any, Literal, TypeVar, overload
 
 import anyio
 import anyio.from_thread
@@ -16,7 +15,14 @@ from ._dispatch import deliver_async, deliver_sync
 from ._envelope import Event
 from ._exceptions import AsyncHandlersInSyncPublishError, InvalidPatternError
 from ._loop import in_event_loop
-from ._middleware import HandlerMiddleware, PublishCall, PublishMiddleware, enter_publish
+from ._middleware import (
+    HandlerMiddleware,
+    Observer,
+    PublishCall,
+    PublishMiddleware,
+    enter_publish,
+    observer_middleware,
+)
 from ._parsing import RawEvent, build_event, coerce_event, parse_event
 from ._registry import EventClass, declared_types
 from ._result import PublishResult
@@ -29,16 +35,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 E = TypeVar("E", bound=Event[Any])
 R = TypeVar("R")
 Pattern = str | EventClass
-
-
-class Observer(Protocol):
-    """Watches every publish on a bus (the older private hook; see ``use(on="publish")``)."""
-
-    def published(self, event: Event[Any]) -> None:
-        """An event is about to be delivered (built and validated already)."""
-
-    def finished(self, result: PublishResult) -> None:
-        """A publish finished, every handler having run."""
 
 
 ALL = "**"
@@ -528,31 +524,10 @@ class EventBus:
         return await wait_for_event(self, pattern, timeout=timeout, where=where)
 
     def _observe(self, observer: Observer) -> Callable[[], None]:
-        """Tell ``observer`` of every publish as it starts and as it finishes; return a
-        function that stops it. The older private hook, kept for extensions using it."""
-
-        def watch(call: PublishCall) -> AbstractContextManager[object]:
-            observer.published(call.event)
-            return _Finished(observer, call)
-
-        return self.use(watch, on="publish")
+        """The older private hook: ``observer.published(event)`` as each publish starts and
+        ``observer.finished(result)`` as it ends; returns the function that stops it."""
+        return self.use(observer_middleware(observer), on="publish")
 
     def __repr__(self) -> str:
         return f"<EventBus subscriptions={len(self._table.live())}>"
 
-
-class _Finished:
-    """Tells an :class:`Observer` of a publish's result once it has one."""
-
-    __slots__ = ("call", "observer")
-
-    def __init__(self, observer: Observer, call: PublishCall) -> None:
-        self.observer = observer
-        self.call = call
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc_info: object) -> None:
-        if self.call.result is not None:
-            self.observer.finished(self.call.result)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from ._envelope import Event
 from ._result import PublishResult
@@ -125,3 +125,40 @@ def enter_publish(
         for one in middleware:
             stack.enter_context(one(call))
         return stack.pop_all()  # type: ignore[return-value]  # an _Unsuppressed
+
+
+class Observer(Protocol):
+    """Watches every publish on a bus: the older private hook, now a publish middleware."""
+
+    def published(self, event: Event[Any]) -> None:
+        """An event is about to be delivered (built and validated already)."""
+
+    def finished(self, result: PublishResult) -> None:
+        """A publish finished, every handler having run."""
+
+
+def observer_middleware(observer: Observer) -> PublishMiddleware:
+    """The publish middleware that tells ``observer`` of each publish."""
+
+    def watch(call: PublishCall) -> AbstractContextManager[object]:
+        observer.published(call.event)
+        return _Finished(observer, call)
+
+    return watch
+
+
+class _Finished:
+    """Tells an :class:`Observer` of a publish's result once it has one."""
+
+    __slots__ = ("call", "observer")
+
+    def __init__(self, observer: Observer, call: PublishCall) -> None:
+        self.observer = observer
+        self.call = call
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.call.result is not None:
+            self.observer.finished(self.call.result)

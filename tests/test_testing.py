@@ -284,3 +284,22 @@ async def test_wait_for_a_typed_class_gets_an_instance_of_it(bus: EventBus) -> N
         event = await bus.wait_for(Paid, timeout=5)
     assert isinstance(event, Paid)
     assert event.data == {"amount": 5}
+
+
+def test_the_older_observer_hook_still_reports_each_publish(bus: EventBus) -> None:
+    """bus._observe (the private hook extensions used before bus.use) keeps working."""
+    seen: list[Any] = []
+
+    class Recorder:
+        def published(self, event: Event[Any]) -> None:
+            seen.append(("published", event.type))
+
+        def finished(self, result: Any) -> None:
+            seen.append(("finished", result.handled))
+
+    bus.subscribe("a.b", lambda event: None)
+    stop = bus._observe(Recorder())
+    bus.publish("a.b")
+    stop()
+    bus.publish("a.b")
+    assert seen == [("published", "a.b"), ("finished", 1)]
