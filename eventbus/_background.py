@@ -85,14 +85,8 @@ class BackgroundLoop:
         if loop is None or thread is None:
             return
         loop.call_soon_threadsafe(loop.stop)
-        if thread is not threading.current_thread():
+        if thread is not threading.current_thread():  # a handler on the loop may close the bus
             thread.join()
-
-    @property
-    def running(self) -> bool:
-        """Tell whether the loop's thread is alive."""
-        thread = self._thread
-        return thread is not None and thread.is_alive()
 
 
 def _cancel_all(loop: asyncio.AbstractEventLoop) -> None:

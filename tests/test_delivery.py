@@ -221,39 +221,58 @@ def test_the_bus_loop_runs_sync_handlers_in_order_with_the_callers_context() -> 
     assert seen[0][3] != threading.get_ident()
 
 
-def loop_threads() -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t.name == "eventbus-loop"]
+def loop_threads() -> set[threading.Thread]:
+    return {t for t in threading.enumerate() if t.name == "eventbus-loop"}
+
+
+def started_loop(before: set[threading.Thread]) -> threading.Thread:
+    """The one bus loop thread started since ``before`` was taken."""
+    [thread] = loop_threads() - before
+    return thread
+
+
+async def quick(event: Event[Any]) -> None:
+    await asyncio.sleep(0)
 
 
 def test_close_stops_the_bus_loop_and_a_later_publish_starts_it_again() -> None:
-    before = len(loop_threads())
+    before = loop_threads()
     bus = EventBus()
-
-    async def handler(event: Event[Any]) -> None:
-        await asyncio.sleep(0)
-
-    bus.subscribe("a.b", handler)
+    bus.subscribe("a.b", quick)
     bus.publish("a.b")
-    assert len(loop_threads()) == before + 1
+    first = started_loop(before)
     bus.close()
-    assert len(loop_threads()) == before
+    assert not first.is_alive()
     assert bus.publish("a.b").handled == 1
+    second = started_loop(before)
+    assert second is not first
     bus.close()
     bus.close()  # closing a closed bus does nothing
-    assert len(loop_threads()) == before
+    assert not second.is_alive()
 
 
 def test_eventbus_is_a_context_manager_that_closes() -> None:
-    before = len(loop_threads())
-
-    async def handler(event: Event[Any]) -> None:
-        await asyncio.sleep(0)
-
+    before = loop_threads()
     with EventBus() as bus:
-        bus.subscribe("a.b", handler)
+        bus.subscribe("a.b", quick)
         bus.publish("a.b")
-        assert len(loop_threads()) == before + 1
-    assert len(loop_threads()) == before
+        thread = started_loop(before)
+        assert thread.is_alive()
+    assert not thread.is_alive()
+
+
+def test_a_bus_that_is_collected_stops_its_loop() -> None:
+    import gc
+
+    before = loop_threads()
+    bus = EventBus()
+    bus.subscribe("a.b", quick)
+    bus.publish("a.b")
+    thread = started_loop(before)
+    del bus
+    gc.collect()
+    thread.join(10)
+    assert not thread.is_alive()
 
 
 def test_the_bus_loop_ends_with_the_interpreter() -> None:
@@ -285,4 +304,19 @@ async def test_from_an_anyio_worker_thread_the_host_loop_runs_async_handlers() -
     bus.subscribe("a.b", handler)
     await anyio.to_thread.run_sync(bus.publish, "a.b")
     assert threads == [threading.get_ident()]
-    assert loop_threads() == [] or all(t.is_alive() for t in loop_threads())
+
+
+def test_a_handler_on_the_bus_loop_may_close_the_bus() -> None:
+    bus = EventBus()
+    closed_in: list[threading.Thread] = []
+
+    def close(event: Event[Any]) -> None:
+        closed_in.append(threading.current_thread())
+        bus.close()
+
+    bus.subscribe("a.b", quick)
+    bus.subscribe("a.b", close)
+    assert bus.publish("a.b").handled == 2
+    closed_in[0].join(10)
+    assert closed_in[0].name == "eventbus-loop"
+    assert not closed_in[0].is_alive()
