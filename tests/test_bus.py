@@ -1010,9 +1010,26 @@ def test_a_handler_that_cannot_take_the_event_is_refused_at_subscribe(
 
 @pytest.mark.parametrize(
     "handler",
-    [lambda a, b=1: None, lambda *args: None, lambda a, *, b=2: None, print],
-    ids=["default", "varargs", "keyword-default", "builtin"],
+    [lambda a, b=1: None, lambda *args: None, lambda a, *, b=2: None, print, dict],
+    ids=["default", "varargs", "keyword-default", "builtin", "no-signature"],
 )
 def test_handlers_callable_with_one_argument_are_accepted(bus: EventBus, handler: Any) -> None:
     bus.subscribe("a.b", handler)
     assert len(bus.subscriptions) == 1
+
+
+def test_skip_leaves_out_once_and_weak_subscriptions_by_name(bus: EventBus) -> None:
+    got: list[str] = []
+
+    def weak_handler(event: Event[Any]) -> None:
+        got.append("weak")
+
+    bus.subscribe("a.b", weak_handler, weak=True, name="weak")
+    once = bus.subscribe("a.b", lambda event: got.append("once"), once=True, name="once")
+    result = bus.publish("a.b", skip={"once"})
+    assert [sub.name for sub in result.called] == ["weak"]
+    assert once.active  # skipped, so not delivered, so not ended
+    assert once.handler is not None
+    assert bus.publish("a.b", skip={"weak"}).handled == 1
+    assert got == ["weak", "once"]
+    assert not once.active

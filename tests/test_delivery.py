@@ -320,3 +320,29 @@ def test_a_handler_on_the_bus_loop_may_close_the_bus() -> None:
     closed_in[0].join(10)
     assert closed_in[0].name == "eventbus-loop"
     assert not closed_in[0].is_alive()
+
+
+def test_closing_the_bus_ends_a_publish_still_running_on_its_loop() -> None:
+    bus = EventBus()
+    started = threading.Event()
+
+    async def forever(event: Event[Any]) -> None:
+        started.set()
+        await asyncio.sleep(3600)
+
+    bus.subscribe("a.b", forever)
+    raised: list[BaseException] = []
+
+    def publish() -> None:
+        try:
+            bus.publish("a.b")
+        except BaseException as exc:
+            raised.append(exc)
+
+    thread = threading.Thread(target=publish)
+    thread.start()
+    assert started.wait(10)
+    bus.close()
+    thread.join(10)
+    assert not thread.is_alive()
+    assert [type(exc) for exc in raised] == [asyncio.CancelledError]

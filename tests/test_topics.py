@@ -420,3 +420,27 @@ def test_non_ascii_letters_are_refused() -> None:
         validate_event_type("café.paid")
     with pytest.raises(InvalidPatternError, match="segment 2"):
         compile_pattern("invoice.payé")
+
+
+def test_family_classes_route_by_shape_with_their_literals(
+    bus: EventBus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Types without exact subscriptions share routes by shape; a registered family's
+    literal segments count in the shape, so each type still gets its own class."""
+    import eventbus._routing as routing
+    from typing import ClassVar
+
+    class Family(Event[dict[str, int]]):
+        event_pattern: ClassVar[str] = "customer.subscription.*"
+
+    monkeypatch.setattr(routing, "MAX_ROUTES", 2)  # shapes forgotten and recomputed too
+    bus.register(Family)
+    seen: list[type] = []
+    bus.subscribe("**", lambda event: seen.append(type(event)))
+    for _ in range(2):
+        bus.publish("customer.subscription.created", {"n": 1})
+        bus.publish("invoice.created")
+        bus.publish("customer.created")
+        bus.publish("a.b.c.d")
+    assert seen == [Family, Event, Event, Event] * 2
+    assert bus.event_class_for("customer.subscription.renewed") is Family
