@@ -427,8 +427,9 @@ def test_family_classes_route_by_shape_with_their_literals(
 ) -> None:
     """Types without exact subscriptions share routes by shape; a registered family's
     literal segments count in the shape, so each type still gets its own class."""
-    import eventbus._routing as routing
     from typing import ClassVar
+
+    import eventbus._routing as routing
 
     class Family(Event[dict[str, int]]):
         event_pattern: ClassVar[str] = "customer.subscription.*"
