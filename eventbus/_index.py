@@ -92,14 +92,14 @@ class PatternIndex(Generic[T]):
             else:
                 del parent.children[segment]
 
-    def matching(self, segments: Iterable[str]) -> list[T]:
-        """Every item whose pattern matches the type of these segments (a blank segment
-        matches only wildcards), each pattern's in filing order."""
+    def matching(self, segments: Iterable[str | None]) -> list[T]:
+        """Every item whose pattern matches the type of these segments (a ``None`` segment,
+        one no pattern names, matches only wildcards), each pattern's in filing order."""
         if not self.size:
             return []
         return self._walk(segments)
 
-    def _walk(self, segments: Iterable[str]) -> list[T]:
+    def _walk(self, segments: Iterable[str | None]) -> list[T]:
         root = self._root
         states = [root] if root.double is None else [root, root.double]
         for segment in segments:
@@ -107,7 +107,8 @@ class PatternIndex(Generic[T]):
             for node in states:
                 if node.loops:
                     reached.append(node)
-                for child in (node.children.get(segment), node.star):
+                literal = node.children.get(segment) if segment is not None else None
+                for child in (literal, node.star):
                     if child is not None:
                         reached.append(child)
                         if child.double is not None:  # ``**`` may match zero segments

@@ -108,8 +108,9 @@ class RoutingTable:
         self.routes: dict[str, Route] = {}
         self._set_aside: dict[str, Route] = {}
         #: routes of types with no exact subscription or class, by shape (see _compute)
-        self._by_shape: dict[tuple[str, ...], Route] = {}
-        self._literals: frozenset[str] = frozenset()
+        self._by_shape: dict[tuple[str | None, ...], Route] = {}
+        #: every literal segment of a pattern, subscribed or registered, mapped to itself
+        self._literals: dict[str, str] = {}
         self.bus_ref = weakref.ref(bus)
         self.handler_middleware: tuple[HandlerMiddleware, ...] = ()
         self.publish_middleware: tuple[PublishMiddleware, ...] = ()
@@ -168,7 +169,7 @@ class RoutingTable:
                 self._wildcards.add(sub.pattern, sub)
             else:
                 self._wildcards.remove(sub.pattern, sub)
-            self._literals = self._wildcards.literals | self.registry.literals()
+            self._collect_literals()
             match = compile_pattern(sub.pattern)
             for cached in (self.routes, self._set_aside):
                 for event_type in [t for t in cached if match(t)]:
@@ -240,7 +241,11 @@ class RoutingTable:
         self.routes.clear()
         self._set_aside.clear()
         self._by_shape.clear()
-        self._literals = self._wildcards.literals | self.registry.literals()
+        self._collect_literals()
+
+    def _collect_literals(self) -> None:
+        literals = self._wildcards.literals | self.registry.literals()
+        self._literals = {literal: literal for literal in literals}
 
     def _register(self, event_class: EventClass) -> None:
         """Register, refusing to hand handlers subscribed by class anything but that class.
@@ -323,11 +328,10 @@ class RoutingTable:
         """
         exact = self._exact.get(event_type)
         segments = event_type.split(".")
-        if exact is not None or self.registry.is_exact(event_type):
+        if exact is not None or event_type in self.registry.exact:
             matched = self._wildcards.matching(segments) + (exact or [])
             return Route(self, matched, self.registry.class_for(event_type))
-        literals = self._literals
-        shape = tuple([segment if segment in literals else "" for segment in segments])
+        shape = tuple(map(self._literals.get, segments))  # None for any other segment
         route = self._by_shape.get(shape)
         if route is None:
             if len(self._by_shape) >= MAX_ROUTES:

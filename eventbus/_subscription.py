@@ -154,17 +154,21 @@ class Subscription:
     ) -> None:
         # One store of every field: a frozen dataclass's own __init__ sets them one by one,
         # which is most of what subscribing costs when a bus takes many subscriptions.
-        vars(self).update(
-            pattern=pattern,
-            name=name,
-            priority=priority,
-            once=once,
-            weak=weak,
-            is_async=is_async,
-            event_class=event_class,
-            _ref=_ref,
-            _bus_ref=_bus_ref,
-            _seq=_seq,
+        object.__setattr__(
+            self,
+            "__dict__",
+            {
+                "pattern": pattern,
+                "name": name,
+                "priority": priority,
+                "once": once,
+                "weak": weak,
+                "is_async": is_async,
+                "event_class": event_class,
+                "_ref": _ref,
+                "_bus_ref": _bus_ref,
+                "_seq": _seq,
+            },
         )
 
     @property
