@@ -515,8 +515,9 @@ class EventBus:
     ) -> Event[Any]:
         """Return the next event matching ``pattern`` (and the predicate ``where``).
 
-        Works on asyncio and trio, whichever thread publishes. Subscribe-then-wait: start
-        waiting before the publish you expect (for example in a task group).
+        Works on asyncio and trio, whichever thread publishes. Start waiting before the
+        publish you expect (for example in a task group): the waiter watches publishes from
+        then on. It is not a subscription: no result counts it, ``subscriptions`` lists none.
 
         :param timeout: seconds to wait; ``None`` waits forever
         :raises TimeoutError: no matching event within ``timeout``
