@@ -12,7 +12,8 @@ The tree::
     ├── AsyncHandlersInSyncPublishError (RuntimeError)
     │                                         ``publish`` met async handlers inside a running loop
     ├── HandlerCancelledError (RuntimeError)  a handler raised CancelledError on its own
-    └── PublishError (ExceptionGroup)         one or more handlers raised
+    ├── PublishError (ExceptionGroup)         one or more handlers raised
+    └── StoreFileMissingError (RuntimeError)  a durable store's SQLite file vanished
 
 Each keeps the offending value as an attribute and says in its message what to do instead.
 The webhook exceptions live in :mod:`eventbus.webhooks`.
@@ -183,3 +184,22 @@ class PublishError(EventBusError, ExceptionGroup):
     def derive(self, excs: Sequence[Exception]) -> ExceptionGroup[Exception]:  # type: ignore[override]
         """Build the plain group that ``split``/``subgroup`` return for a part of this one."""
         return ExceptionGroup(self.message, excs)
+
+
+class StoreFileMissingError(EventBusError, RuntimeError):
+    """A durable store's SQLite file was deleted or replaced while the store was open.
+
+    The store refuses every operation rather than start an empty history, which would run
+    events already handled again. Restore the file (or point the store at the right one) and
+    restart the process.
+
+    :ivar path: the file the store was opened on
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        super().__init__(
+            f"the SQLite file {path!r} was deleted or replaced while the store was open; "
+            "refusing to start an empty history (events already handled would run again): "
+            "restore the file and restart the process"
+        )

@@ -3,8 +3,11 @@
 1. The bus in one process: exact, wildcard and catch-all handlers, sync and async, a failure.
 2. Webhooks locally: your application (a WebhookReceiver on a bus, served by uvicorn in this
    process) behind the real ``eventbus listen --forward-to``, fed by the real
-   ``eventbus trigger``: a delivery, a repeat seen as a duplicate, a wrong secret rejected,
-   then Ctrl-C.
+   ``eventbus trigger``: a delivery, a repeat your application answers as a duplicate, a
+   payload it refuses with 422 (the listener relays your application's answers), a wrong
+   secret the listener rejects, then Ctrl-C.
+
+``make demo`` installs only the ``demo`` extra (uvicorn, httpx and trio).
 """
 
 from __future__ import annotations
@@ -180,6 +183,8 @@ def webhooks_locally() -> None:
         trigger(listener, said, url, "customer.subscription.started", *secret)
         pay = ("payment_intent.succeeded", "--id", "evt_demo_pay", *secret)
         trigger(listener, said, url, *pay, "--repeat", "2", "--data", '{"amount": "4200"}')
+        misfit = ("payment_intent.succeeded", "--data", '{"amount": "lots"}', *secret)
+        trigger(listener, said, url, *misfit)
         trigger(listener, said, url, "invoice.paid", "--secret", WRONG_SECRET)
         listener.stop()
 

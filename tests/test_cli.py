@@ -11,14 +11,16 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 import uvicorn
 
-from eventbus import Event, EventBus
+from eventbus import Event, EventBus, paymentkit
 from eventbus.webhooks import StandardWebhooks, WebhookReceiver
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -151,22 +153,43 @@ def closed_port() -> int:
     return port
 
 
+@dataclass
+class App:
+    """An application's own endpoint, as ``--forward-to`` reaches it.
+
+    :ivar url: where it answers
+    :ivar received: the events its handler ran for
+    :ivar requests: how many requests reached it
+    """
+
+    url: str
+    received: list[Event[Any]] = field(default_factory=list)
+    requests: int = 0
+
+
 @pytest.fixture
-def app() -> Iterator[tuple[str, list[Event[Any]]]]:
-    """An application's own endpoint: WebhookReceiver under uvicorn in a thread, on a bus
-    whose handler records each event; yields its URL and the recorded events."""
+def app() -> Iterator[App]:
+    """A WebhookReceiver under uvicorn in a thread, on a bus with the Payment Kit models
+    and a handler recording each event (its own de-duplication and validation)."""
     bus = EventBus()
-    received: list[Event[Any]] = []
-    bus.subscribe(received.append)
+    paymentkit.register(bus)
+    sock = socket.create_server(("127.0.0.1", 0))
+    served = App(f"http://127.0.0.1:{sock.getsockname()[1]}/api/payment/callback")
+    bus.subscribe(served.received.append)
     receiver = WebhookReceiver(bus, StandardWebhooks(SECRET))
-    config = uvicorn.Config(receiver.asgi_app(), lifespan="off", log_level="warning")
+    webhook = receiver.asgi_app()
+
+    async def counting(scope: Any, receive: Any, send: Any) -> None:
+        served.requests += scope["type"] == "http"
+        await webhook(scope, receive, send)
+
+    config = uvicorn.Config(counting, lifespan="off", log_level="warning")
     server = uvicorn.Server(config)
     # Bound and listening before the thread starts: early requests wait in the backlog.
-    sock = socket.create_server(("127.0.0.1", 0))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]})
     thread.start()
     try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}/api/payment/callback", received
+        yield served
     finally:
         server.should_exit = True
         thread.join(TIMEOUT)
@@ -261,6 +284,8 @@ def test_wrong_secret_is_rejected_with_its_reason(listen: Callable[..., Listener
     line = listener.line()
     assert " 401 rejected " in line
     assert "reason: signature verification failed: StandardWebhooks: no matching signature" in line
+    assert listener.stop() == 0
+    assert listener.stderr == ""  # the line says it all: no log line repeating it
 
 
 def test_unknown_type_sends_a_minimal_event_with_a_note(listen: Callable[..., Listener]) -> None:
@@ -283,6 +308,93 @@ def test_data_is_merged_into_the_sample_object(listen: Callable[..., Listener]) 
     assert result.returncode == 0, result.stderr
     assert "{id=pi_" in (line := listener.line())
     assert "amount=5000 status=x}" in line
+
+
+def printed_requests(
+    result: subprocess.CompletedProcess[str],
+) -> list[tuple[str, dict[str, str], bytes]]:
+    """The requests ``trigger --print`` showed: (request line, headers, body) each."""
+    shown = []
+    for block in result.stdout.rstrip("\n").split("\n\nPOST "):
+        head, body = block.split("\n\n")
+        request_line, *header_lines = head.removeprefix("POST ").splitlines()
+        headers = dict(line.split(": ", 1) for line in header_lines)
+        shown.append((request_line, headers, body.encode()))
+    return shown
+
+
+def test_print_shows_the_signed_request_and_sends_nothing(closed_port: int) -> None:
+    """--print shows URL, headers and body, signed as they would be sent; nothing is sent
+    (the URL has no server), and the exit status is 0."""
+    url = f"http://127.0.0.1:{closed_port}/webhook"
+    result = trigger(url, "invoice.paid", "--id", "evt_p_1", "--print", "--repeat", "2")
+    assert result.returncode == 0, result.stderr
+    requests = printed_requests(result)
+    assert len(requests) == 2
+    for shown_url, headers, body in requests:
+        assert shown_url == url
+        assert headers["content-type"] == "application/json"
+        assert StandardWebhooks(SECRET).verify(body, headers) == "evt_p_1"
+        assert json.loads(body)["type"] == "invoice.paid"
+
+
+def test_print_needs_no_http_client() -> None:
+    """--print works without the cli extra: it sends nothing."""
+    script = (
+        "import sys\n"
+        "sys.modules['httpx'] = None  # as if not installed\n"
+        "from eventbus.__main__ import main\n"
+        "sys.exit(main(sys.argv[1:]))\n"
+    )
+    result = run("trigger", "invoice.paid", "--secret", SECRET, "--print", script=script)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("POST http://127.0.0.1:8787/webhook\n")
+
+
+@pytest.mark.parametrize(
+    ("offset", "reason"),
+    [pytest.param(-3600, "too old", id="stale"), pytest.param(3600, "too new", id="future")],
+)
+def test_timestamp_sends_a_stale_or_future_delivery(
+    listen: Callable[..., Listener], offset: int, reason: str
+) -> None:
+    """--timestamp signs as of that time: an hour off is refused, saying which way."""
+    listener = listen("--secret", SECRET)
+    stamp = str(int(time.time()) + offset)
+    result = trigger(listener.url, "invoice.paid", "--timestamp", stamp)
+    assert result.returncode == 1
+    assert answers(result)[0]["outcome"] == "rejected"
+    line = listener.line()
+    assert " 401 rejected " in line
+    assert reason in line
+
+
+def test_timestamp_is_the_signed_time_under_hmac_timestamp(closed_port: int) -> None:
+    """Under hmac-timestamp the t= of the signature header is the given time."""
+    result = run(
+        "trigger", "invoice.paid", "--url", f"http://127.0.0.1:{closed_port}/", "--secret", "s",
+        "--scheme", "hmac-timestamp", "--timestamp", "1600000000", "--print",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    ((_, headers, _),) = printed_requests(result)
+    assert headers["Stripe-Signature"].startswith("t=1600000000,v1=")
+
+
+def test_data_is_merged_deeply(closed_port: int) -> None:
+    """--data merges nested objects key by key (metadata keeps setting_id) and replaces
+    other values (a list replaces the sample's list)."""
+    data = '{"metadata": {"order": "7"}, "items": [], "status": "past_due"}'
+    result = trigger(
+        f"http://127.0.0.1:{closed_port}/", "customer.subscription.started", "--data", data,
+        "--print",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    ((_, _, body),) = printed_requests(result)
+    subscription = json.loads(body)["data"]["object"]
+    assert subscription["metadata"] == {"setting_id": "your.app.id", "order": "7"}
+    assert subscription["items"] == []
+    assert subscription["status"] == "past_due"
+    assert subscription["id"].startswith("sub_")
 
 
 def test_payload_that_does_not_fit_its_model_is_422(listen: Callable[..., Listener]) -> None:
@@ -349,19 +461,69 @@ def test_other_paths_are_answered_404(listen: Callable[..., Listener]) -> None:
 
 
 def test_forward_to_resigns_and_shows_the_app_status(
-    listen: Callable[..., Listener], app: tuple[str, list[Event[Any]]]
+    listen: Callable[..., Listener], app: App
 ) -> None:
-    """Each verified event reaches the app's own receiver, re-signed; its status is shown."""
-    app_url, received = app
-    listener = listen("--secret", SECRET, "--forward-to", app_url)
-    assert listener.line() == f"Forwarding verified events to {app_url}"
+    """Each verified event reaches the app's own receiver, re-signed; its answer is shown."""
+    listener = listen("--secret", SECRET, "--forward-to", app.url)
+    assert listener.line() == f"Forwarding verified events to {app.url}"
     result = trigger(listener.url, "customer.subscription.renewed", "--id", "evt_fw_1")
     assert result.returncode == 0, result.stderr
-    assert "forwarded: 200 OK" in listener.line()
-    assert [(event.type, event.id) for event in received] == [
+    line = listener.line()
+    assert " 200 handled " in line
+    assert "forwarded: 200 OK" in line
+    assert [(event.type, event.id) for event in app.received] == [
         ("customer.subscription.renewed", "evt_fw_1")
     ]
-    assert received[0].data["object"]["id"].startswith("sub_")
+    assert app.received[0].data.object.id.startswith("sub_")
+
+
+def test_forward_to_repeat_reaches_the_apps_deduplication(
+    listen: Callable[..., Listener], app: App
+) -> None:
+    """The listener does not de-duplicate when forwarding: both sends reach the app, whose
+    own answers (handled, then duplicate) trigger prints and the lines show."""
+    listener = listen("--secret", SECRET, "--forward-to", app.url)
+    listener.line()
+    result = trigger(listener.url, "invoice.paid", "--id", "evt_fw_3", "--repeat", "2")
+    assert result.returncode == 0, result.stderr
+    assert [answer["outcome"] for answer in answers(result)] == ["handled", "duplicate"]
+    assert app.requests == 2
+    assert [event.id for event in app.received] == ["evt_fw_3"]
+    assert " 200 handled " in (first := listener.line())
+    assert "forwarded: 200 OK" in first
+    assert " 200 duplicate " in (second := listener.line())
+    assert "forwarded: 200 OK" in second
+
+
+def test_forward_to_relays_the_apps_refusal(listen: Callable[..., Listener], app: App) -> None:
+    """The listener does not validate payloads when forwarding: the app's 422, with its
+    error text, is what trigger gets and what the line shows."""
+    listener = listen("--secret", SECRET, "--forward-to", app.url)
+    listener.line()
+    result = trigger(listener.url, "payment_intent.succeeded", "--data", '{"amount": "lots"}')
+    assert result.returncode == 1
+    assert result.stdout.startswith("422 Unprocessable")
+    assert answers(result)[0]["outcome"] == "rejected"
+    assert "amount" in answers(result)[0]["error"]
+    line = listener.line()
+    assert " 422 rejected " in line
+    assert "forwarded: 422 Unprocessable" in line
+    assert "amount" in line.split("reason: ", 1)[1]
+    assert app.requests == 1
+    assert app.received == []
+
+
+def test_forward_to_relays_the_apps_own_outcome(listen: Callable[..., Listener]) -> None:
+    """An app that ignores a type answers 200 ignored; the sender sees that, not handled."""
+    second = listen("--secret", SECRET, "--path", "/app", "--events", "invoice.*")
+    first = listen("--secret", SECRET, "--forward-to", second.url)
+    first.line()
+    result = trigger(first.url, "refund.succeeded")
+    assert result.returncode == 0, result.stderr
+    assert answers(result)[0]["outcome"] == "ignored"
+    assert " 200 ignored " in (line := first.line())
+    assert "forwarded: 200 OK" in line
+    assert " 200 ignored " in second.line()
 
 
 def test_forward_to_a_second_listener(listen: Callable[..., Listener]) -> None:
@@ -457,6 +619,14 @@ def test_signals_stop_it_cleanly(listen: Callable[..., Listener], signum: int) -
             "must be at least 1", id="repeat-zero",
         ),
         pytest.param([], 2, "required: COMMAND", id="no-command"),
+        pytest.param(
+            ["trigger", "invoice.paid", "--secret", SECRET, "--url", "localhost:8787"], 2,
+            "--url must be an http:// or https:// URL", id="url-not-a-url",
+        ),
+        pytest.param(
+            ["trigger", "invoice.paid", "--secret", SECRET, "--timestamp", "soon"], 2,
+            "not a unix time in whole seconds: 'soon'", id="timestamp-not-a-number",
+        ),
         pytest.param(
             ["trigger", "invoice.paid", "--secret", SECRET, "--header", "X-Foo"], 2,
             "--header only applies to --scheme hmac-timestamp", id="header-without-its-scheme",

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from eventbus import EventBus, paymentkit
-from eventbus._cli._samples import has_sample, new_event_id, sample_event
+from eventbus._cli._samples import has_sample, merged, new_event_id, sample_event
 
 
 @pytest.fixture
@@ -91,3 +93,29 @@ def test_family_members_get_their_family_sample(event_type: str) -> None:
     event = bus.parse(sample_event(event_type, event_id="evt_1"))
     assert event.type == event_type
     assert event.data.object.id
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        pytest.param(
+            {"meta": {"b": 2}}, {"meta": {"a": 1, "b": 2}, "items": [1]}, id="objects-merge"
+        ),
+        pytest.param(
+            {"meta": {"a": {"deep": True}}},
+            {"meta": {"a": {"deep": True}}, "items": [1]},
+            id="object-replaces-a-scalar",
+        ),
+        pytest.param({"items": [2]}, {"meta": {"a": 1}, "items": [2]}, id="list-replaces"),
+        pytest.param({"meta": None}, {"meta": None, "items": [1]}, id="null-replaces"),
+        pytest.param({"new": "x"}, {"meta": {"a": 1}, "items": [1], "new": "x"}, id="added"),
+    ],
+)
+def test_merged_is_deep_for_objects_only(
+    overrides: dict[str, Any], expected: dict[str, Any]
+) -> None:
+    """Objects under the same key merge key by key; any other value replaces; the base
+    is left as it was."""
+    base = {"meta": {"a": 1}, "items": [1]}
+    assert merged(base, overrides) == expected
+    assert base == {"meta": {"a": 1}, "items": [1]}

@@ -23,7 +23,8 @@ from eventbus.webhooks import (
     Unverified,
     WebhookError,
 )
-from eventbus.webhooks._blocklet import parse_query, signed_text
+from eventbus.webhooks._blocklet import signed_text
+from eventbus.webhooks._qs import parse_query
 from eventbus.webhooks._stable_json import js_number, stable_stringify
 
 NOW = int(time.time())

@@ -10,7 +10,7 @@ from typing import Any
 from .._bus import EventBus
 from .._exceptions import InvalidPatternError
 from .._topics import compile_pattern
-from ..webhooks import WebhookReceiver
+from ..webhooks import IdempotencyStore, MemoryIdempotencyStore, WebhookReceiver
 from ._catalogue import register_models
 from ._errors import UsageError, require_cli_extra
 from ._output import delivery_line, say
@@ -26,11 +26,15 @@ examples:
 
 The first line says where it listens (with the real port for --port 0). Then one line per
 delivery: time, status answered, outcome, event type, event id, {id amount status} of
-data.object, and the reason of a refused delivery. With --forward-to, each event that passed
-verification (and --events) is re-signed with the same scheme and secret and POSTed to the
-URL; the line ends with that endpoint's answer. When it does not answer 2xx the listener
-answers 500, so the sender retries. Repeats of a handled event id are answered 200 duplicate
-and not forwarded again. Ctrl-C or SIGTERM stops it.
+data.object, and the reason of a refused delivery. Repeats of a handled event id are
+answered 200 duplicate; payloads that do not fit their Payment Kit model 422.
+
+With --forward-to URL the listener only verifies (and filters by --events): each verified
+delivery is re-signed with the same scheme and secret and POSTed to the URL, and the
+application's own answer (status and body) goes back to the sender and on the line. The
+application de-duplicates and validates, so a --repeat reaches its de-duplication. When
+the URL cannot be reached the listener answers 500, so the sender retries. Ctrl-C or
+SIGTERM stops it.
 """
 
 
@@ -100,10 +104,13 @@ def run(args: argparse.Namespace) -> int:
     from . import _server  # imports uvicorn and httpx
 
     bus = EventBus()
-    register_models(bus)
     if args.forward_to:
         bus.subscribe(_server.Forwarder(args.forward_to, scheme), name="forward")
-    receiver = WebhookReceiver(bus, scheme, enabled_events=args.events)
+        store: IdempotencyStore = _server.PassThroughStore()
+    else:
+        register_models(bus)
+        store = MemoryIdempotencyStore()
+    receiver = WebhookReceiver(bus, scheme, idempotency=store, enabled_events=args.events)
     counter = _Counter()
     app = Tap(receiver.asgi_app(), args.path, counter.report)
     sock = _server.bind(args.host, args.port)

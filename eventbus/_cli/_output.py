@@ -62,8 +62,9 @@ def delivery_line(
 ) -> str:
     """The line ``listen`` prints for one delivery.
 
-    ``time status outcome type id {object}``, then the reason of a refused or failed
-    delivery and, with ``--forward-to``, what the application's endpoint answered.
+    ``time status outcome type id {object}``, then, with ``--forward-to``, the status line
+    the application's endpoint answered, and the reason of a refused or failed delivery.
+    For a forwarded delivery the status, outcome and reason are the application's.
     """
     request = load_json(request_body)
     response = load_json(response_body)

@@ -217,6 +217,19 @@ def _maker(event_type: str) -> Callable[[], Sample] | None:
     return SAMPLES.get(event_type) or (FAMILY_SAMPLES.get(family) if member else None)
 
 
+def merged(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> Sample:
+    """``base`` with ``overrides`` merged in deeply: where both hold an object under a key,
+    the two are merged key by key; any other value (a list, a string, ``null``) replaces.
+    """
+    result = dict(base)
+    for key, value in overrides.items():
+        current = result.get(key)
+        if isinstance(current, Mapping) and isinstance(value, Mapping):
+            value = merged(current, value)
+        result[key] = value
+    return result
+
+
 def has_sample(event_type: str) -> bool:
     """Whether ``event_type`` has a realistic sample, its own or its family's (otherwise a
     minimal event is sent)."""
@@ -233,12 +246,11 @@ def sample_event(
 ) -> Sample:
     """A Payment Kit event of ``event_type``, as the platform would POST it.
 
-    :param overrides: merged over ``data.object`` key by key (shallow), so a few fields can be
-        changed while the rest of the sample stays realistic
+    :param overrides: merged deeply over ``data.object`` (:func:`merged`), so a few fields,
+        nested ones included, can be changed while the rest of the sample stays realistic
     """
     make = _maker(event_type)
-    obj: Sample = make() if make is not None else {}
-    obj.update(overrides or {})
+    obj = merged(make() if make is not None else {}, overrides or {})
     data: Sample = {"object": obj}
     if event_type in _PREVIOUS:
         data["previous_attributes"] = _PREVIOUS[event_type]

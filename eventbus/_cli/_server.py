@@ -6,7 +6,7 @@ import errno
 import logging
 import signal
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from types import FrameType
 from typing import Any
 
@@ -14,16 +14,18 @@ import httpx
 import uvicorn
 
 from .._envelope import Event
+from ..webhooks import Claim
+from ..webhooks._idempotency import new_token
 from ._errors import CliError
 from ._signing import Scheme, sign
-from ._tap import ASGIApp, current_delivery
+from ._tap import ASGIApp, Relayed, current_delivery
 
 FORWARD_TIMEOUT = 30.0
 
 
 class ForwardError(Exception):
-    """The ``--forward-to`` endpoint did not answer 2xx; the listener answers 500 so the
-    sender retries, and on the retry only forwarding runs again."""
+    """The ``--forward-to`` endpoint could not be reached; the listener answers 500 so the
+    sender retries, as a real platform would."""
 
 
 class Forwarder:
@@ -31,7 +33,8 @@ class Forwarder:
 
     The exact bytes received are re-sent, signed anew with the listener's scheme and secret
     (Standard Webhooks keeps the delivery's ``webhook-id``), so the application verifies them
-    just as it would verify the real sender's.
+    just as it would verify the real sender's. Its answer, whatever the status, is relayed
+    to the sender (:class:`Relayed`).
     """
 
     def __init__(self, url: str, scheme: Scheme) -> None:
@@ -49,28 +52,30 @@ class Forwarder:
         return self._client
 
     async def __call__(self, event: Event[Any]) -> None:
-        delivery = current_delivery.get()
-        if delivery is None:  # published on the bus by other code, not a delivery
-            body, msg_id = event.model_dump_json().encode(), event.id
-        else:
-            body = bytes(delivery.body)
-            msg_id = delivery.headers.get("webhook-id") or event.id
+        delivery = current_delivery.get()  # the listener's bus publishes only deliveries
+        body = bytes(delivery.body)
+        msg_id = delivery.headers.get("webhook-id") or event.id
         try:
             response = await self._connection().post(
                 self.url, content=body, headers=sign(self.scheme, body, msg_id=msg_id)
             )
         except httpx.HTTPError as exc:
-            self._record(f"failed ({_describe(exc)})")
+            delivery.forwarded = f"failed ({_describe(exc)})"
             raise ForwardError(f"{self.url} unreachable: {_describe(exc)}") from None
-        self._record(f"{response.status_code} {response.reason_phrase}".strip())
-        if not response.is_success:
-            raise ForwardError(f"{self.url} answered {response.status_code}")
+        delivery.forwarded = f"{response.status_code} {response.reason_phrase}".strip()
+        content_type = response.headers.get("content-type", "application/octet-stream")
+        delivery.relayed = Relayed(response.status_code, content_type, response.content)
 
-    @staticmethod
-    def _record(outcome: str) -> None:
-        delivery = current_delivery.get()
-        if delivery is not None:
-            delivery.forwarded = outcome
+
+class PassThroughStore:
+    """An idempotency store that remembers nothing: with ``--forward-to`` every delivery
+    reaches the application, whose own store decides what is a duplicate."""
+
+    def claim(self, key: str, /) -> Claim:
+        return Claim(key, "claimed", new_token())
+
+    def settle(self, claim: Claim, /, *, completed: Collection[str], done: bool) -> None:
+        """Nothing to record."""
 
 
 def _describe(exc: httpx.HTTPError) -> str:
@@ -124,6 +129,8 @@ class _Server(uvicorn.Server):
 def serve(app: ASGIApp, sock: socket.socket, *, on_started: Callable[[], None]) -> None:
     """Serve ``app`` on ``sock`` until SIGINT or SIGTERM, then return (no traceback)."""
     logging.getLogger("eventbus").addFilter(_HideForwardTracebacks())
+    # Each refusal is on its delivery line already; the receiver's own errors still show.
+    logging.getLogger("eventbus.webhooks").setLevel(logging.ERROR)
     config = uvicorn.Config(
         app,
         lifespan="off",

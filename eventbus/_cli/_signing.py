@@ -65,11 +65,16 @@ def make_scheme(args: argparse.Namespace) -> Scheme:
         ) from None
 
 
-def sign(scheme: Scheme, body: bytes, *, msg_id: str) -> dict[str, str]:
-    """The headers a sender adds to ``body``: its signature and, for JSON, the content type."""
+def sign(
+    scheme: Scheme, body: bytes, *, msg_id: str, timestamp: int | None = None
+) -> dict[str, str]:
+    """The headers a sender adds to ``body``: its signature and, for JSON, the content type.
+
+    :param timestamp: the signing time in unix seconds (default: now)
+    """
     headers: dict[str, str]
     if isinstance(scheme, StandardWebhooks):
-        headers = scheme.sign(body, msg_id=msg_id)
+        headers = scheme.sign(body, msg_id=msg_id, timestamp=timestamp)
     else:
-        headers = scheme.sign(body)
+        headers = scheme.sign(body, timestamp=timestamp)
     return {"content-type": "application/json", **headers}

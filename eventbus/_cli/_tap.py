@@ -1,7 +1,9 @@
 """An ASGI wrapper around the receiver that reports each delivery once it was answered.
 
 It copies what passes through (the request body, the response status and body) without
-changing it, so the receiver behaves exactly as it does when mounted in an application.
+changing it, so the receiver behaves exactly as it does when mounted in an application;
+the one exception is a forwarded delivery, whose answer is the application's (see
+:class:`Relayed`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,29 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
+@dataclass(frozen=True, slots=True)
+class Relayed:
+    """What the ``--forward-to`` application answered; the listener answers the same.
+
+    With forwarding, the application is the one that de-duplicates and validates, so its
+    answer (a 200 ``duplicate``, a 422 naming a field) is what the sender must see.
+    """
+
+    status: int
+    content_type: str
+    body: bytes
+
+    def replace(self, message: Message) -> Message:
+        """The receiver's response ``message`` rewritten to carry this answer instead."""
+        if message["type"] == "http.response.start":
+            headers = [
+                (b"content-type", self.content_type.encode("latin-1")),
+                (b"content-length", b"%d" % len(self.body)),
+            ]
+            return {"type": "http.response.start", "status": self.status, "headers": headers}
+        return {"type": "http.response.body", "body": self.body}
+
+
 @dataclass(slots=True)
 class Delivery:
     """One request to the listener, as seen on the wire.
@@ -29,6 +54,7 @@ class Delivery:
         when the application raised before that)
     :ivar response: the response body
     :ivar forwarded: what the ``--forward-to`` endpoint answered, when it was asked
+    :ivar relayed: that answer in full, sent to the sender in place of the receiver's
     """
 
     headers: dict[str, str]
@@ -36,10 +62,12 @@ class Delivery:
     status: int = 0
     response: bytearray = field(default_factory=bytearray)
     forwarded: str | None = None
+    relayed: Relayed | None = None
 
 
-#: The delivery being handled, so the forwarding handler can re-send its exact bytes.
-current_delivery: ContextVar[Delivery | None] = ContextVar("eventbus_cli_delivery", default=None)
+#: The delivery being handled, so the forwarding handler can re-send its exact bytes (set
+#: for every request the listener answers; outside one, ``get()`` raises LookupError).
+current_delivery: ContextVar[Delivery] = ContextVar("eventbus_cli_delivery")
 
 
 class Tap:
@@ -71,6 +99,8 @@ class Tap:
             return message
 
         async def tapped_send(message: Message) -> None:
+            if delivery.relayed is not None:
+                message = delivery.relayed.replace(message)
             if message["type"] == "http.response.start":
                 delivery.status = message["status"]
             elif message["type"] == "http.response.body":

@@ -22,14 +22,19 @@ examples:
   eventbus trigger customer.subscription.started --secret whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw
   eventbus trigger payment_intent.succeeded --data '{{"amount": "5000"}}' --repeat 2 \\
       --url http://127.0.0.1:8000/api/payment/callback --secret "$EVENTBUS_SECRET"
+  eventbus trigger invoice.paid --timestamp 1600000000 --print --secret "$EVENTBUS_SECRET"
 
 Every type 'eventbus types' lists has a realistic sample (a subscription for
 customer.subscription.*, a payment intent for payment_intent.*, the notification shape
 for manual.notification, ...). Another type is sent as a minimal event with an empty
-data.object, and a note says so. --data is a JSON object merged into data.object key by
-key: the keys given replace the sample's, the others stay. --repeat N sends the same event
-(same id, fresh signature) N times, to see de-duplication. Each answer is printed as
-'<status> <reason> <body>'; the exit status is 0 only if every answer was 2xx.
+data.object, and a note says so. --data is a JSON object merged deeply into data.object:
+where the sample and --data both hold an object under a key, they are merged key by key
+(so '{{"metadata": {{"order": "7"}}}}' keeps the sample's other metadata); any other value
+replaces the sample's. --repeat N sends the same event (same id, fresh signature) N times,
+to see de-duplication. --timestamp signs as of that unix time, to see a stale or future
+delivery refused. --print shows each signed request (method, URL, headers, body) instead
+of sending it. Each answer is printed as '<status> <reason> <body>'; the exit status is 0
+only if every answer was 2xx.
 Default URL: {DEFAULT_URL}
 """
 
@@ -47,7 +52,7 @@ def add_parser(commands: Any) -> None:
     parser.add_argument("--url", default=DEFAULT_URL, help="the endpoint (default: %(default)s)")
     add_scheme_options(parser)
     parser.add_argument(
-        "--data", metavar="JSON", help="a JSON object merged into the sample's data.object"
+        "--data", metavar="JSON", help="a JSON object merged deeply into the sample's data.object"
     )
     parser.add_argument("--id", help="the event id (default: a new evt_ id)")
     parser.add_argument(
@@ -56,6 +61,18 @@ def add_parser(commands: Any) -> None:
         default=1,
         metavar="N",
         help="send the same event N times (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--timestamp",
+        type=_unix_time,
+        metavar="UNIX",
+        help="sign as of this unix time in seconds, e.g. an hour ago (default: now)",
+    )
+    parser.add_argument(
+        "--print",
+        action="store_true",
+        dest="print_only",
+        help="print each signed request instead of sending it",
     )
     parser.set_defaults(run=run, prog=parser.prog)
 
@@ -68,6 +85,15 @@ def _count(text: str) -> int:
     if count < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {count}")
     return count
+
+
+def _unix_time(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"not a unix time in whole seconds: {text!r} (e.g. $(date -d '-1 hour' +%s))"
+        ) from None
 
 
 def _overrides(text: str | None) -> dict[str, Any] | None:
@@ -83,8 +109,10 @@ def _overrides(text: str | None) -> dict[str, Any] | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Send the event ``--repeat`` times; return 0 when every answer was 2xx, else 1."""
-    require_cli_extra("trigger", "httpx")
+    """Send (or with ``--print`` show) the event ``--repeat`` times; return 0 when every
+    answer was 2xx, else 1."""
+    if not args.print_only:
+        require_cli_extra("trigger", "httpx")
     try:
         validate_event_type(args.type)
     except InvalidEventTypeError as exc:
@@ -102,7 +130,26 @@ def run(args: argparse.Namespace) -> int:
     body = json.dumps(
         sample_event(args.type, event_id=event_id, overrides=overrides), ensure_ascii=False
     ).encode()
-    return _send(args.url, body, args.repeat, lambda: sign(scheme, body, msg_id=event_id))
+
+    def headers() -> dict[str, str]:
+        return sign(scheme, body, msg_id=event_id, timestamp=args.timestamp)
+
+    if args.print_only:
+        _print(args.url, body, args.repeat, headers)
+        return 0
+    return _send(args.url, body, args.repeat, headers)
+
+
+def _print(url: str, body: bytes, times: int, headers: Callable[[], dict[str, str]]) -> None:
+    """Show each request as HTTP shows it: request line, headers, a blank line, the body."""
+    for number in range(times):
+        if number:
+            say("")
+        say(f"POST {url}")
+        for name, value in headers().items():
+            say(f"{name}: {value}")
+        say("")
+        say(body.decode())
 
 
 def _send(url: str, body: bytes, times: int, headers: Callable[[], dict[str, str]]) -> int:

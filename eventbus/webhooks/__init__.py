@@ -6,6 +6,7 @@ from ._errors import SignatureError, WebhookError
 from ._hmac_timestamp import HmacTimestampSignature
 from ._idempotency import Claim, IdempotencyStore, MemoryIdempotencyStore
 from ._receiver import WebhookReceiver
+from ._request import WebhookRequest
 from ._response import WebhookResponse
 from ._scheme import SignatureScheme
 from ._sqlite_store import SqliteIdempotencyStore
@@ -27,6 +28,7 @@ __all__ = [
     "Unverified",
     "WebhookError",
     "WebhookReceiver",
+    "WebhookRequest",
     "WebhookResponse",
     "WsgiWebhookApp",
 ]

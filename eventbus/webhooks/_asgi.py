@@ -10,8 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
-from ._response import DeliveryRejectedError, WebhookResponse, internal_error, reject
+import anyio
+
+from . import _steps as steps
+from ._request import WebhookRequest
+from ._response import DeliveryRejectedError, WebhookResponse, answer
 
 if TYPE_CHECKING:
     from ._receiver import WebhookReceiver
@@ -27,9 +32,10 @@ class AsgiWebhookApp:
     :meth:`WebhookReceiver.asgi_app`.
 
     It reads the body itself, once, refusing it with 413 as soon as ``Content-Length`` or the
-    bytes received so far exceed the receiver's ``max_body_bytes``. The path given to the
-    scheme is the full path the sender requested, mount prefix included. Lifespan events are
-    acknowledged, so it can run as the whole application.
+    bytes received so far exceed the receiver's ``max_body_bytes``, and with 408 when it is
+    not complete within ``read_timeout`` seconds of the request's start. The path given to
+    the scheme is the raw path the sender requested (``raw_path``), mount prefix included.
+    Lifespan events are acknowledged, so it can run as the whole application.
     """
 
     def __init__(self, receiver: WebhookReceiver) -> None:
@@ -40,12 +46,7 @@ class AsgiWebhookApp:
         if scope["type"] == "lifespan":
             await _lifespan(receive, send)
         elif scope["type"] == "http":
-            try:
-                response = await self._respond(scope, receive)
-            except DeliveryRejectedError as rejected:
-                response = rejected.response
-            except Exception:
-                response = internal_error(f"{scope.get('method')} {scope.get('path')}")
+            response = await self._respond(scope, receive)
             if response is not None:
                 await _send_response(send, response)
         elif scope["type"] == "websocket":
@@ -53,20 +54,23 @@ class AsgiWebhookApp:
 
     async def _respond(self, scope: Scope, receive: Receive) -> WebhookResponse | None:
         receiver = self.receiver
-        headers = _headers(scope)
-        method: str = scope["method"]
-        early = receiver.precheck(method, headers, _content_length(headers))
-        if early is not None:
-            return early
-        body = await _read_body(receive, receiver.max_body_bytes)
+        path = full_path(scope)
+        pairs = tuple(
+            (name.decode("latin-1").lower(), value.decode("latin-1"))
+            for name, value in scope.get("headers", ())
+        )
+        method = str(scope["method"]).upper()
+        try:
+            headers = dict(reversed(pairs))  # first value of a repeated header
+            size = steps.content_length(headers.get("content-length"))
+            steps.precheck(method, headers, size, receiver.max_body_bytes)
+            body = await _read_body(receive, receiver.max_body_bytes, receiver.read_timeout)
+        except Exception as exc:
+            return answer(exc, f"{method} {path}")
         if body is None:
             return None  # the client went away; nobody to answer
-        if isinstance(body, int):
-            return receiver.too_large()
-        query = bytes(scope.get("query_string", b"")).decode("latin-1")
-        return await receiver.handle_async(
-            body, headers, method=method, path=full_path(scope), query=query
-        )
+        request = WebhookRequest(method, path, _raw_path(scope, path), _query(scope), pairs, body)
+        return await receiver.serve_async(request, prechecked=True)
 
 
 def full_path(scope: Scope) -> str:
@@ -82,38 +86,38 @@ def full_path(scope: Scope) -> str:
     return root.rstrip("/") + path
 
 
-def _headers(scope: Scope) -> dict[str, str]:
-    headers: dict[str, str] = {}
-    for raw_name, raw_value in scope.get("headers", ()):
-        # A repeated header keeps its first value: signature headers are never repeated.
-        headers.setdefault(raw_name.decode("latin-1").lower(), raw_value.decode("latin-1"))
-    return headers
+def _raw_path(scope: Scope, path: str) -> str:
+    raw = scope.get("raw_path")
+    if not raw:
+        return quote(path)
+    return bytes(raw).decode("latin-1").split("?", 1)[0]
 
 
-def _content_length(headers: dict[str, str]) -> int | None:
-    value = headers.get("content-length")
-    if value is None:
-        return None
-    if not (value.isascii() and value.isdigit()):
-        raise reject(400, f"invalid Content-Length header {value!r}")
-    return int(value)
+def _query(scope: Scope) -> str:
+    return bytes(scope.get("query_string", b"")).decode("latin-1")
 
 
-async def _read_body(receive: Receive, limit: int) -> bytes | int | None:
-    """The whole body; its running size once that passes ``limit``; ``None`` on disconnect."""
+async def _read_body(receive: Receive, limit: int, timeout: float) -> bytes | None:
+    """The whole body, or ``None`` when the client disconnected.
+
+    :raises DeliveryRejectedError: 413 once more than ``limit`` bytes arrived; 408 when the
+        body is not complete within ``timeout`` seconds
+    """
     chunks: list[bytes] = []
     size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return None
-        chunk: bytes = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            return size
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)
+    with anyio.move_on_after(timeout):
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return None
+            chunk: bytes = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise DeliveryRejectedError(steps.too_large(limit, None))
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+    raise DeliveryRejectedError(steps.timed_out(timeout))
 
 
 async def _send_response(send: Send, response: WebhookResponse) -> None:

@@ -3,20 +3,22 @@
 Headers ``x-component-sig`` (``0x`` + hex ed25519 signature), ``x-component-sig-iat``,
 ``x-component-sig-exp`` and ``x-component-sig-version`` (``1``). The signature covers the
 SHA3-256 digest of ``json-stable-stringify({iat, exp, body, query, method, url})`` where
-``body`` is the *parsed* JSON body, ``query`` the parsed query string, ``method`` lower-case
-and ``url`` the path. Needs ``cryptography`` (the ``eventbus[blocklet]`` extra).
+``body`` is the *parsed* JSON body, ``query`` the query string parsed as Express 4 parses it
+(npm ``qs``), ``method`` lower-case and ``url`` the path, percent-encoded as sent.
+Needs ``cryptography`` (the ``eventbus[blocklet]`` extra).
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl
 
 from ._errors import SignatureError
+from ._json_body import JsonBodyError, parse_json
+from ._qs import parse_query
+from ._response import shown
 from ._scheme import (
     as_list,
     check_freshness,
@@ -57,21 +59,6 @@ def _key_bytes(key: str | bytes, what: str) -> bytes:
         ) from None
 
 
-def parse_query(query: str) -> dict[str, str | list[str]]:
-    """Parse a query string as Express's ``req.query`` does: ``a=1&a=2&b=`` ->
-    ``{"a": ["1", "2"], "b": ""}`` (bracket nesting such as ``a[b]=1`` is not expanded)."""
-    parsed: dict[str, str | list[str]] = {}
-    for name, value in parse_qsl(query, keep_blank_values=True):
-        previous = parsed.get(name)
-        if previous is None:
-            parsed[name] = value
-        elif isinstance(previous, list):
-            previous.append(value)
-        else:
-            parsed[name] = [previous, value]
-    return parsed
-
-
 def signed_text(body: Any, *, iat: int, exp: int, method: str, url: str, query: str) -> bytes:
     """The UTF-8 bytes whose SHA3-256 digest the sender signs."""
     payload = {
@@ -82,7 +69,7 @@ def signed_text(body: Any, *, iat: int, exp: int, method: str, url: str, query: 
         "method": method.lower(),
         "url": url,
     }
-    return stable_stringify(payload).encode("utf-8", "surrogatepass")
+    return stable_stringify(payload).encode()
 
 
 class BlockletComponentSignature:
@@ -97,6 +84,13 @@ class BlockletComponentSignature:
     :raises ImportError: ``cryptography`` is missing (install ``eventbus[blocklet]``)
     :raises ValueError: a key is not 32 bytes of hex
     """
+
+    signature_headers = (
+        "x-component-sig",
+        "x-component-sig-iat",
+        "x-component-sig-exp",
+        "x-component-sig-version",
+    )
 
     def __init__(
         self,
@@ -124,6 +118,9 @@ class BlockletComponentSignature:
     ) -> None:
         """Check the component signature over the parsed body, method, path and query.
 
+        ``path`` is the path percent-encoded as sent (what Express's ``req.originalUrl``
+        holds), the receiver passes the request's raw path.
+
         :raises SignatureError: a header is missing or malformed, the body is not JSON, the
             ``iat`` is outside the tolerance (``too old``/``too new``), or no key verifies
         """
@@ -138,7 +135,8 @@ class BlockletComponentSignature:
         if version not in (None, "1"):
             raise SignatureError(
                 scheme=_NAME,
-                reason=f"malformed header 'x-component-sig-version': {version!r}, expected '1'",
+                reason=f"malformed header 'x-component-sig-version': {shown(version)}, expected "
+                "'1'",
             )
         parsed = _parse_body(body)
         check_freshness(iat, self.tolerance, "x-component-sig-iat", _NAME)
@@ -148,9 +146,10 @@ class BlockletComponentSignature:
                 return
         raise SignatureError(
             scheme=_NAME,
-            reason=f"no matching signature for {method.upper()} {path} under any of the "
+            reason=f"no matching signature for {method.upper()} {shown(path)} under any of the "
             f"{len(self._keys)} key(s); check the app public key, and that the path given "
-            "is the full path the sender requested (mount prefix included)",
+            "is the full path the sender requested (mount prefix included, percent-encoded as "
+            "sent)",
         )
 
     def _matches(self, signature: bytes, digest: bytes) -> bool:
@@ -185,7 +184,7 @@ class BlockletComponentSignature:
         seed = _key_bytes(private_key, "private key")[:32]
         iat = int(time.time()) if iat is None else iat
         exp = iat + _LIFETIME
-        parsed = json.loads(body) if body.strip() else {}
+        parsed = parse_json(body) if body.strip() else {}
         text = signed_text(parsed, iat=iat, exp=exp, method=method, url=path, query=query)
         key = ed25519.Ed25519PrivateKey.from_private_bytes(seed)
         signature: bytes = key.sign(hashlib.sha3_256(text).digest())
@@ -217,11 +216,11 @@ def _parse_body(body: bytes) -> Any:
     if not body.strip():
         return {}  # Express's body parser gives {} for an empty body
     try:
-        return json.loads(body)
-    except ValueError:
+        return parse_json(body)
+    except JsonBodyError as exc:
         raise SignatureError(
             scheme=_NAME,
-            reason="the body is not JSON, and this scheme signs the parsed JSON body; "
+            reason=f"the body is not JSON ({exc}), and this scheme signs the parsed JSON body; "
             "send Content-Type: application/json with a JSON body",
         ) from None
 

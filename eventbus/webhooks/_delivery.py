@@ -13,13 +13,16 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any
 
-import pydantic_core
-
 from .._exceptions import InvalidEventTypeError
 from .._topics import validate_event_type
-from ._response import reject
+from ._json_body import JsonBodyError, parse_json
+from ._response import QUOTE_LIMIT, reject, shown
 
 BLOCKLET_SERVER_TYPE = "$eventName"
+_TYPE_RULE = (
+    "event types are dot-separated segments of letters, digits, '_' and '-', such as "
+    "'invoice.paid'"
+)
 
 
 def is_json_media_type(content_type: str | None) -> bool:
@@ -38,8 +41,8 @@ def decode_object(body: bytes) -> dict[str, Any]:
     :raises DeliveryRejectedError: 400, when it is not JSON or not an object
     """
     try:
-        decoded = pydantic_core.from_json(body)
-    except ValueError as exc:
+        decoded = parse_json(body)
+    except JsonBodyError as exc:
         raise reject(400, f"the body is not valid JSON ({exc}); send the event as JSON") from None
     if not isinstance(decoded, dict):
         raise reject(
@@ -70,7 +73,7 @@ def event_fields(body: bytes, delivery_id: str | None) -> dict[str, Any]:
             )
         fields["id"] = event_id = delivery_id
     if not isinstance(event_id, str) or not event_id:
-        raise reject(400, f"the event's 'id' must be a non-empty string, not {event_id!r}")
+        raise reject(400, f"the event's 'id' must be a non-empty string, not {shown(event_id)}")
     return fields
 
 
@@ -89,10 +92,16 @@ def _from_blocklet_server(fields: Mapping[str, Any], body: bytes) -> dict[str, A
 def _check_type(fields: Mapping[str, Any]) -> None:
     if "type" not in fields:
         raise reject(400, "the event has no 'type'; an event is a JSON object with a 'type'")
+    event_type = fields["type"]
     try:
-        validate_event_type(fields["type"])
+        validate_event_type(event_type)
     except InvalidEventTypeError as exc:
-        raise reject(400, f"the event's 'type' is invalid: {exc}") from None
+        # The core's message quotes the whole value (more than once): only when it is short.
+        if len(repr(event_type)) <= QUOTE_LIMIT:
+            raise reject(400, f"the event's 'type' is invalid: {exc}") from None
+        raise reject(
+            400, f"the event's 'type' {shown(event_type)} is invalid: {_TYPE_RULE}"
+        ) from None
 
 
 def _json_kind(value: object) -> str:

@@ -12,7 +12,14 @@ import time
 from collections.abc import Mapping, Sequence
 
 from ._errors import SignatureError
-from ._scheme import as_list, check_freshness, check_tolerance, parse_unix_time, require_header
+from ._scheme import (
+    as_list,
+    check_freshness,
+    check_tolerance,
+    matches_any,
+    parse_unix_time,
+    require_header,
+)
 
 _NAME = "HmacTimestampSignature"
 
@@ -47,6 +54,7 @@ class HmacTimestampSignature:
     ) -> None:
         self._keys = [_key(item) for item in as_list(secret, "secret")]
         self.header = header
+        self.signature_headers = (header,)
         self.tolerance = check_tolerance(tolerance)
 
     def verify(
@@ -68,7 +76,7 @@ class HmacTimestampSignature:
         stamp, given = self._parse(require_header(headers, self.header, _NAME))
         for key in self._keys:
             expected = self._digest(key, stamp, body)
-            if any(hmac.compare_digest(expected, candidate) for candidate in given):
+            if matches_any(expected, given):
                 check_freshness(int(stamp), self.tolerance, f"{self.header} t=", _NAME)
                 return
         raise SignatureError(
@@ -87,7 +95,13 @@ class HmacTimestampSignature:
             if not equals:
                 raise SignatureError(
                     scheme=_NAME,
-                    reason=f"malformed header {self.header!r}: {item[:20]!r} is not 'key=value'",
+                    reason=f"malformed header {self.header!r}: a part is not 'key=value'",
+                )
+            if name == "t" and stamp is not None:
+                raise SignatureError(
+                    scheme=_NAME,
+                    reason=f"malformed header {self.header!r}: it has more than one 't=' part "
+                    "(was the header sent twice?)",
                 )
             if name == "t":
                 stamp = str(parse_unix_time(content, f"{self.header} (its t= part)", _NAME))

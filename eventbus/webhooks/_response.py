@@ -1,4 +1,9 @@
-"""What the receiver answers a sender: a status and a small JSON body."""
+"""What the receiver answers a sender, and the one mapping from a delivery's end to it.
+
+Every entry point (``handle``, ``handle_async``, the ASGI and WSGI apps, the framework
+adapters) ends a delivery with an :class:`Outcome` or an exception and passes it to
+:func:`answer`, which builds the :class:`WebhookResponse` and logs the refusal.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,10 @@ from typing import Any, Literal
 
 logger = logging.getLogger("eventbus.webhooks")
 
-Outcome = Literal["handled", "ignored", "duplicate", "in_flight", "failed", "rejected"]
+OutcomeName = Literal["handled", "ignored", "duplicate", "in_flight", "failed", "rejected"]
+
+#: How many characters of a sender's value an error message quotes.
+QUOTE_LIMIT = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,42 +47,95 @@ class WebhookResponse:
 
     @property
     def content(self) -> bytes:
-        """The body as UTF-8 JSON bytes."""
-        return json.dumps(self.body, ensure_ascii=False, separators=(",", ":")).encode()
+        """The body as UTF-8 JSON bytes (a lone surrogate in a quoted value is escaped)."""
+        return json.dumps(self.body, separators=(",", ":")).encode()
 
 
-def respond(
-    status: int,
-    outcome: Outcome,
-    event_id: str | None = None,
-    error: str | None = None,
-    headers: Mapping[str, str] | None = None,
-) -> WebhookResponse:
-    """Build a :class:`WebhookResponse` with the standard body."""
-    body = {"ok": 200 <= status < 300, "outcome": outcome, "event_id": event_id, "error": error}
-    return WebhookResponse(status, body, dict(headers or {}))
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How a delivery ended, before it is written as HTTP: what the steps return."""
+
+    status: int
+    outcome: OutcomeName
+    event_id: str | None = None
+    error: str | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
 
 
 class DeliveryRejectedError(Exception):
-    """Ends a delivery early with ``response``; raised and caught inside the receiver only."""
+    """Ends a delivery early with ``outcome``; raised and caught inside the webhook package."""
 
-    def __init__(self, response: WebhookResponse) -> None:
-        super().__init__(response.body["error"])
-        self.response = response
+    def __init__(self, outcome: Outcome) -> None:
+        super().__init__(outcome.error)
+        self.outcome = outcome
 
 
-def reject(status: int, error: str, event_id: str | None = None) -> DeliveryRejectedError:
+def reject(
+    status: int,
+    error: str,
+    event_id: str | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> DeliveryRejectedError:
     """A :class:`DeliveryRejectedError` answering ``status`` with outcome ``rejected``."""
-    return DeliveryRejectedError(respond(status, "rejected", event_id, error))
+    return DeliveryRejectedError(Outcome(status, "rejected", event_id, error, dict(headers or {})))
 
 
-def internal_error(where: str) -> WebhookResponse:
-    """Log the exception being handled, with its traceback, and build the 500 answer."""
-    logger.exception("webhook adapter failed on %s", where)
-    return respond(
-        500,
-        "failed",
-        None,
-        "internal error in the webhook adapter; the traceback is in the server log "
-        "(logger 'eventbus.webhooks'); the sender should retry",
+def shown(value: object) -> str:
+    """``repr(value)`` cut to :data:`QUOTE_LIMIT` characters, for quoting a sender's value."""
+    text = repr(value)
+    if len(text) <= QUOTE_LIMIT:
+        return text
+    return f"{text[:QUOTE_LIMIT]}... ({len(text)} characters)"
+
+
+def answer(result: Outcome | BaseException, where: str) -> WebhookResponse:
+    """The HTTP answer for a delivery that ended with ``result``; logs what it refused.
+
+    A refusal logs one line on the ``eventbus.webhooks`` logger (INFO for 405, 409 and
+    duplicates, WARNING for every other refusal and for failed handlers) with the status,
+    outcome, event id and reason; never a secret, a signature or the body. An unexpected
+    exception is logged with its traceback and answered 500.
+
+    :param result: the delivery's outcome, or the exception that ended it
+    :param where: ``METHOD path``, for the log
+    """
+    if isinstance(result, DeliveryRejectedError):
+        result = result.outcome
+    if isinstance(result, BaseException):
+        logger.error("webhook %s: adapter failed", where, exc_info=result)
+        result = Outcome(
+            500,
+            "failed",
+            None,
+            "internal error in the webhook adapter; the traceback is in the server log "
+            "(logger 'eventbus.webhooks'); the sender should retry",
+        )
+    else:
+        _log(result, where)
+    body = {
+        "ok": 200 <= result.status < 300,
+        "outcome": result.outcome,
+        "event_id": result.event_id,
+        "error": result.error,
+    }
+    return WebhookResponse(result.status, body, dict(result.headers))
+
+
+def _log(result: Outcome, where: str) -> None:
+    if result.outcome in ("handled", "ignored"):
+        return
+    quiet = result.outcome == "duplicate" or result.status in (405, 409)
+    logger.log(
+        logging.INFO if quiet else logging.WARNING,
+        "webhook %s answered %d %s, event %s: %s",
+        where,
+        result.status,
+        result.outcome,
+        result.event_id,
+        result.error or "already handled",
+        extra={
+            "webhook_status": result.status,
+            "webhook_outcome": result.outcome,
+            "webhook_event_id": result.event_id,
+        },
     )

@@ -7,12 +7,14 @@ the built-in ones are :class:`StandardWebhooks`, :class:`HmacTimestampSignature`
 
 from __future__ import annotations
 
+import hmac
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Protocol, runtime_checkable
 
 from ._errors import SignatureError
+from ._response import shown
 
 
 @runtime_checkable
@@ -22,6 +24,10 @@ class SignatureScheme(Protocol):
     Implement it to support another sender. The built-in schemes also have a ``sign``
     method producing a sender's headers; it is not part of this protocol because each
     scheme signs different things.
+
+    A scheme may also have a ``signature_headers`` attribute, the names of the headers it
+    reads: the receiver refuses a delivery giving any of them more than once before
+    ``verify`` is called, since ``headers`` holds one value per name.
     """
 
     def verify(
@@ -38,7 +44,8 @@ class SignatureScheme(Protocol):
         :param body: the raw request body, exactly as received
         :param headers: the request headers; names are looked up case-insensitively
         :param method: the request method (used only by schemes that sign it)
-        :param path: the full path the sender requested, mount prefix included
+        :param path: the full path the sender requested, mount prefix included,
+            percent-encoded as sent
         :param query: the raw query string, without ``?``
         :returns: the delivery id the signature covers (Standard Webhooks' ``webhook-id``),
             or ``None`` when the scheme has none
@@ -69,17 +76,32 @@ def require_header(headers: Mapping[str, str], name: str, scheme: str) -> str:
     return value
 
 
+#: The latest time a header may carry: the end of year 9999, as far as datetimes go.
+_LAST_TIME = 253_402_300_799
+
+
 def parse_unix_time(value: str, header: str, scheme: str) -> int:
-    """Parse an integer unix-seconds header value, or raise a ``malformed header`` error."""
+    """Parse an integer unix-seconds header value from 1970 to year 9999.
+
+    :raises SignatureError: ``malformed header``, for anything else (a time before 1970 or
+        after 9999 is garbage, not a signing time)
+    """
     text = value.strip()
-    # At most 11 digits (up to year 5138): larger values are garbage, not times.
-    digits = text.removeprefix("-")
-    if not (digits.isascii() and digits.isdigit() and len(digits) <= 11):
+    if not (text.isascii() and text.isdigit() and len(text) <= 12 and int(text) <= _LAST_TIME):
         raise SignatureError(
             scheme=scheme,
-            reason=f"malformed header {header!r}: expected integer unix seconds, got {value!r}",
+            reason=f"malformed header {header!r}: expected integer unix seconds between 0 and "
+            f"{_LAST_TIME} (year 9999), got {shown(value)}",
         )
     return int(text)
+
+
+def matches_any(expected: bytes, given: Iterable[bytes]) -> bool:
+    """Compare ``expected`` with every candidate in constant time; true if one is equal."""
+    found = False
+    for candidate in given:
+        found |= hmac.compare_digest(expected, candidate)
+    return found
 
 
 def _show(moment: float) -> str:

@@ -1,9 +1,13 @@
 """``json-stable-stringify`` as Node runs it: sorted keys, no spaces, JavaScript numbers.
 
 Blocklet's component signature covers this rendering of the *parsed* body, so the text must
-match what the sender's JavaScript produced, numbers included: ``1.0`` is ``1``, ``1e-7``
-stays ``1e-7``, ``0.00001`` is written out, and integers beyond 2**53 are rounded as
-``JSON.parse`` rounded them.
+match what the sender's JavaScript produced: keys sorted by UTF-16 code units (JavaScript's
+default sort puts U+1F600, the code units D83D DE00, before U+FF5E; code-point order does
+the opposite); a lone surrogate written as its ``\\uXXXX`` escape, as ``JSON.stringify``
+writes it; ``1.0`` is ``1``, ``1e-7`` stays ``1e-7``, ``0.00001`` is written out, integers
+beyond 2**53 rounded as ``JSON.parse`` rounded them, and numbers beyond a float
+(``JSON.parse`` makes them ``Infinity``) written as ``null``. Any depth is rendered: the
+walk keeps its own stack.
 """
 
 from __future__ import annotations
@@ -13,11 +17,55 @@ import math
 from decimal import Decimal
 from typing import Any
 
+from .._envelope import _LONE_SURROGATE, _escape_surrogate
+
 _SAFE_INTEGER = 2**53
+
+
+class _Raw(str):
+    """Text to emit as it is (punctuation and keys), as opposed to a value still to render."""
+
+    __slots__ = ()
 
 
 def stable_stringify(value: Any) -> str:
     """Render ``value`` (parsed JSON) exactly as Node's ``json-stable-stringify`` does."""
+    out: list[str] = []
+    todo: list[Any] = [value]
+    while todo:
+        item = todo.pop()
+        if type(item) is _Raw:
+            out.append(item)
+        elif isinstance(item, dict):
+            todo.append(_Raw("}"))
+            pairs = sorted(item.items(), key=_utf16)
+            for index in range(len(pairs) - 1, -1, -1):
+                key, child = pairs[index]
+                todo.append(child)
+                todo.append(_Raw(("," if index else "") + _string(key) + ":"))
+            todo.append(_Raw("{"))
+        elif isinstance(item, list | tuple):
+            todo.append(_Raw("]"))
+            for index in range(len(item) - 1, -1, -1):
+                todo.append(item[index])
+                if index:
+                    todo.append(_Raw(","))
+            todo.append(_Raw("["))
+        else:
+            out.append(_scalar(item))
+    return "".join(out)
+
+
+def _utf16(pair: tuple[str, Any]) -> bytes:
+    # Big-endian UTF-16 bytes compare as the code units do.
+    return pair[0].encode("utf-16-be", "surrogatepass")
+
+
+def _string(text: str) -> str:
+    return _LONE_SURROGATE.sub(_escape_surrogate, json.dumps(text, ensure_ascii=False))
+
+
+def _scalar(value: Any) -> str:
     if value is None:
         return "null"
     if value is True:
@@ -25,18 +73,16 @@ def stable_stringify(value: Any) -> str:
     if value is False:
         return "false"
     if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
+        return _string(value)
     if isinstance(value, int):
-        return str(value) if abs(value) <= _SAFE_INTEGER else js_number(float(value))
+        if abs(value) <= _SAFE_INTEGER:
+            return str(value)
+        try:
+            return js_number(float(value))
+        except OverflowError:
+            return "null"  # JSON.parse made it Infinity, which JSON.stringify writes as null
     if isinstance(value, float):
         return js_number(value)
-    if isinstance(value, list | tuple):
-        return "[" + ",".join(stable_stringify(item) for item in value) + "]"
-    if isinstance(value, dict):
-        items = sorted(value.items())
-        return (
-            "{" + ",".join(f"{stable_stringify(k)}:{stable_stringify(v)}" for k, v in items) + "}"
-        )
     raise TypeError(f"not a JSON value: {type(value).__name__}")
 
 

@@ -1,5 +1,8 @@
 """Standard Webhooks: ``webhook-id``, ``webhook-timestamp`` and ``webhook-signature`` headers.
 
+Svix, the scheme's origin, sends the same three as ``svix-id``, ``svix-timestamp`` and
+``svix-signature`` by default; either complete set is accepted, never a mix of the two.
+
 The signature is ``v1,`` + base64 HMAC-SHA256 over ``<id>.<timestamp>.<body>`` keyed by the
 secret's bytes (shown as ``whsec_`` + base64). Several space-separated signatures may be sent
 (one per secret during a rotation); any one matching passes.
@@ -16,10 +19,21 @@ import time
 from collections.abc import Mapping, Sequence
 
 from ._errors import SignatureError
-from ._scheme import as_list, check_freshness, check_tolerance, parse_unix_time, require_header
+from ._scheme import (
+    as_list,
+    check_freshness,
+    check_tolerance,
+    get_header,
+    matches_any,
+    parse_unix_time,
+    require_header,
+)
 
 _NAME = "StandardWebhooks"
 _PREFIX = "whsec_"
+#: The header sets, checked in this order: the spec's, then Svix's default names.
+_SETS = ("webhook", "svix")
+_PARTS = ("id", "timestamp", "signature")
 
 
 def _secret_bytes(secret: str | bytes) -> bytes:
@@ -51,6 +65,8 @@ class StandardWebhooks:
     :raises ValueError: a secret is empty or not base64
     """
 
+    signature_headers = tuple(f"{prefix}-{part}" for prefix in _SETS for part in _PARTS)
+
     def __init__(
         self, secret: str | bytes | Sequence[str | bytes], *, tolerance: float | None = 300
     ) -> None:
@@ -68,24 +84,26 @@ class StandardWebhooks:
     ) -> str:
         """Check the delivery's signature and timestamp; return its ``webhook-id``.
 
-        ``method``, ``path`` and ``query`` are not signed by this scheme and are ignored.
+        The ``webhook-*`` headers are read when all three are present, else the ``svix-*``
+        ones. ``method``, ``path`` and ``query`` are not signed by this scheme and are ignored.
 
-        :raises SignatureError: a header is missing or malformed, the timestamp is outside
-            the tolerance (``too old``/``too new``), or no signature matches any secret
+        :raises SignatureError: a header is missing (or the two sets are mixed) or
+            malformed, the timestamp is outside the tolerance (``too old``/``too new``), or
+            no signature matches any secret
         """
-        msg_id = require_header(headers, "webhook-id", _NAME)
-        stamp = require_header(headers, "webhook-timestamp", _NAME)
-        sent = parse_unix_time(stamp, "webhook-timestamp", _NAME)
-        given = _signatures(require_header(headers, "webhook-signature", _NAME))
-        check_freshness(sent, self.tolerance, "webhook-timestamp", _NAME)
+        prefix = _header_set(headers)
+        msg_id = require_header(headers, f"{prefix}-id", _NAME)
+        stamp = require_header(headers, f"{prefix}-timestamp", _NAME)
+        sent = parse_unix_time(stamp, f"{prefix}-timestamp", _NAME)
+        given = _signatures(require_header(headers, f"{prefix}-signature", _NAME), prefix)
+        check_freshness(sent, self.tolerance, f"{prefix}-timestamp", _NAME)
         for key in self._keys:
-            expected = self._digest(key, msg_id, str(sent), body)
-            if any(hmac.compare_digest(expected, candidate) for candidate in given):
+            if matches_any(self._digest(key, msg_id, str(sent), body), given):
                 return msg_id
         raise SignatureError(
             scheme=_NAME,
             reason=f"no matching signature: none of the {len(given)} v1 signature(s) in "
-            f"'webhook-signature' matches the body under any of the {len(self._keys)} "
+            f"'{prefix}-signature' matches the body under any of the {len(self._keys)} "
             "secret(s); check the secret, and that the body is passed on as the raw bytes "
             "received (not parsed and re-serialised)",
         )
@@ -115,16 +133,40 @@ class StandardWebhooks:
         return f"StandardWebhooks(<{len(self._keys)} secret(s)>, tolerance={self.tolerance})"
 
 
-def _signatures(header: str) -> list[bytes]:
-    """The decoded ``v1`` signatures of a ``webhook-signature`` header (others are skipped)."""
+def _header_set(headers: Mapping[str, str]) -> str:
+    """``webhook`` or ``svix``: the first set given completely (else the one begun)."""
+    if all(get_header(headers, f"webhook-{part}") for part in _PARTS):
+        return "webhook"
+    given = {
+        prefix: [part for part in _PARTS if get_header(headers, f"{prefix}-{part}")]
+        for prefix in _SETS
+    }
+    for prefix in _SETS:
+        if len(given[prefix]) == len(_PARTS):
+            return prefix
+    if given["webhook"] and given["svix"]:
+        raise SignatureError(
+            scheme=_NAME,
+            reason="missing header: neither the webhook-* nor the svix-* headers are complete "
+            f"(webhook-* has {given['webhook']}, svix-* has {given['svix']}); a delivery "
+            "carries one complete set, its id, timestamp and signature never mixed",
+        )
+    return "svix" if given["svix"] else "webhook"
+
+
+def _signatures(header: str, prefix: str) -> list[bytes]:
+    """The decoded ``v1`` signatures of a ``webhook-signature`` header (others are skipped).
+
+    Errors never quote the header: a signature does not belong in a log line.
+    """
+    name = f"'{prefix}-signature'"
     found: list[bytes] = []
     for entry in header.split():
         version, comma, encoded = entry.partition(",")
         if not comma:
             raise SignatureError(
                 scheme=_NAME,
-                reason=f"malformed header 'webhook-signature': entry {entry[:20]!r} is not "
-                "'<version>,<base64>'",
+                reason=f"malformed header {name}: an entry is not '<version>,<base64>'",
             )
         if version != "v1":
             continue
@@ -133,11 +175,11 @@ def _signatures(header: str) -> list[bytes]:
         except ValueError:  # binascii.Error, or non-ASCII text
             raise SignatureError(
                 scheme=_NAME,
-                reason=f"malformed header 'webhook-signature': {encoded[:20]!r} is not base64",
+                reason=f"malformed header {name}: a v1 signature is not base64 (was the header "
+                "sent twice?)",
             ) from None
     if not found:
         raise SignatureError(
-            scheme=_NAME,
-            reason="malformed header 'webhook-signature': it holds no 'v1,<base64>' signature",
+            scheme=_NAME, reason=f"malformed header {name}: it holds no 'v1,<base64>' signature"
         )
     return found
