@@ -531,4 +531,3 @@ class EventBus:
 
     def __repr__(self) -> str:
         return f"<EventBus subscriptions={len(self._table.live())}>"
-

@@ -137,7 +137,7 @@ class RoutingTable:
         """Subscribe ``handler`` to ``pattern`` (validated already): an exact type, a
         wildcard pattern, or several exact types joined by ``|`` (a typed class's)."""
         box: list[Subscription] = []  # lets a weak reference's callback find its subscription
-        ref = reference(handler, weak=weak, on_dead=lambda _: self._drop(box))
+        ref = reference(handler, weak=weak, on_dead=(lambda _: self._drop(box)) if weak else None)
         is_async = is_async_callable(handler)
         with self.lock:
             if event_class is not None:

@@ -92,7 +92,7 @@ class _Strong:
 
 
 def reference(
-    handler: Handler, *, weak: bool, on_dead: Callable[[object], None]
+    handler: Handler, *, weak: bool, on_dead: Callable[[object], None] | None
 ) -> Callable[[], Handler | None]:
     """Hold ``handler`` strongly, or weakly calling ``on_dead`` once it is collected."""
     if not weak:
