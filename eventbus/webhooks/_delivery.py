@@ -20,7 +20,8 @@ from ._response import QUOTE_LIMIT, reject, shown
 
 BLOCKLET_SERVER_TYPE = "$eventName"
 _TYPE_RULE = (
-    "event types are dot-separated segments of letters, digits, '_' and '-', such as 'invoice.paid'"
+    "event types are dot-separated segments of letters, digits, '_' and '-', such as "
+    "'invoice.paid'"
 )
 
 

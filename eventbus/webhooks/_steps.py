@@ -73,7 +73,9 @@ def precheck(method: str, headers: Mapping[str, str], size: int | None, limit: i
         raise DeliveryRejectedError(too_large(limit, size))
     content_type = get_header(headers, "content-type")
     if not is_json_media_type(content_type):
-        raise reject(415, f"content type {shown(content_type)} is not JSON; send application/json")
+        raise reject(
+            415, f"content type {shown(content_type)} is not JSON; send application/json"
+        )
 
 
 def content_length(value: str | None) -> int | None:
@@ -154,6 +156,8 @@ def build(bus: EventBus, fields: dict[str, Any]) -> Event[Any]:
 
 def _envelope_error(errors: list[Any]) -> str:
     details = "; ".join(
-        f"{'.'.join(str(part) for part in err['loc']) or '<root>'}: {err['msg']}" for err in errors
+        f"{'.'.join(str(part) for part in err['loc']) or '<root>'}: {err['msg']}"
+        for err in errors
     )
     return f"cannot parse an event: its envelope is invalid ({details})"
+
