@@ -1,6 +1,6 @@
 """``python -m benchmarks``: time eventbus against its peers and floors; print and save.
 
-Options: ``--quick`` (a few rounds of short samples, < 30 s), ``--rounds N``, ``--json PATH``
+Options: ``--quick`` (a few rounds of short samples, about a minute), ``--rounds N``, ``--json PATH``
 (default ``benchmarks/results/latest.json``), ``--only S1,S3`` to time some scenarios, and
 ``--memory`` for the separate memory check (1,000,000 publishes; nothing is timed).
 """
