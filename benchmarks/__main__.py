@@ -1,8 +1,9 @@
 """``python -m benchmarks``: time eventbus against its peers and floors; print and save.
 
-Options: ``--quick`` (a few rounds of short samples, about a minute), ``--rounds N``, ``--json PATH``
-(default ``benchmarks/results/latest.json``), ``--only S1,S3`` to time some scenarios, and
-``--memory`` for the separate memory check (1,000,000 publishes; nothing is timed).
+Options: ``--quick`` (a few rounds of short samples, about a minute), ``--rounds N``,
+``--json PATH`` (default ``benchmarks/results/latest.json``), ``--only S1,S3`` to time some
+scenarios, and ``--memory`` for the separate memory check (1,000,000 publishes; nothing is
+timed).
 """
 
 from __future__ import annotations
