@@ -37,21 +37,29 @@ class HandlerCall:
 class PublishCall:
     """One publish, from the built event to its result: what publish middleware receives.
 
-    :ivar event: the event being published, built and validated
-    :ivar bus: the bus publishing it
+    :ivar event: the event being published, built and validated (read-only)
+    :ivar bus: the bus publishing it (read-only)
     :ivar result: the :class:`PublishResult`, set once every handler finished and before the
         middleware exits; ``None`` while delivering, or when delivery raised
     """
 
-    __slots__ = ("bus", "event", "result")
+    __slots__ = ("_bus", "_event", "result")
 
     def __init__(self, event: Event[Any], bus: EventBus) -> None:
-        self.event = event
-        self.bus = bus
+        self._event = event
+        self._bus = bus
         self.result: PublishResult | None = None
 
+    @property
+    def event(self) -> Event[Any]:
+        return self._event
+
+    @property
+    def bus(self) -> EventBus:
+        return self._bus
+
     def __repr__(self) -> str:
-        return f"PublishCall(event={self.event.type!r}/{self.event.id}, result={self.result!r})"
+        return f"PublishCall(event={self._event.type!r}/{self._event.id}, result={self.result!r})"
 
 
 HandlerMiddleware = Callable[[HandlerCall], AbstractContextManager[object]]

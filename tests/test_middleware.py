@@ -268,6 +268,10 @@ def test_publish_middleware_is_not_entered_for_data_that_fails_validation(bus: E
     bus.publish("strict", {"n": 1})
     assert [type(call.event) for call in entered] == [Strict]
     assert "strict" in repr(entered[0])
+    with pytest.raises(AttributeError):
+        entered[0].event = Strict()  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        entered[0].bus = bus  # type: ignore[misc]
 
 
 def test_publish_raise_errors_happens_after_publish_middleware_exit(bus: EventBus) -> None:
