@@ -161,7 +161,8 @@ class EventBus:
             # A class with several exact types subscribes to them joined by "|".
             event_class, pattern = pattern, "|".join(declared_types(pattern))
         elif isinstance(pattern, str):
-            pattern = str.__str__(pattern)  # a StrEnum member subscribes as its value
+            if type(pattern) is not str:
+                pattern = str.__str__(pattern)  # a StrEnum member subscribes as its value
             check_pattern(pattern)
         else:
             raise InvalidPatternError(repr(pattern), "expected a string or an Event subclass")

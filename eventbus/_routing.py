@@ -20,7 +20,7 @@ from ._index import PatternIndex
 from ._middleware import HandlerMiddleware, PublishMiddleware, wrap_handler
 from ._registry import EventClass, Registry, declared_types
 from ._subscription import Handler, Subscription, handler_qualname, is_async_callable, reference
-from ._topics import compile_pattern, is_wildcard
+from ._topics import compile_pattern
 
 if TYPE_CHECKING:
     from ._bus import EventBus
@@ -137,7 +137,8 @@ class RoutingTable:
         """Subscribe ``handler`` to ``pattern`` (validated already): an exact type, a
         wildcard pattern, or several exact types joined by ``|`` (a typed class's)."""
         box: list[Subscription] = []  # lets a weak reference's callback find its subscription
-        ref = reference(handler, weak=weak, on_dead=(lambda _: self._drop(box)) if weak else None)
+        on_dead = (lambda _: self._drop(box)) if weak else None
+        ref = reference(handler, weak=weak, on_dead=on_dead)
         is_async = is_async_callable(handler)
         with self.lock:
             if event_class is not None:
@@ -164,7 +165,7 @@ class RoutingTable:
     def _file(self, sub: Subscription, *, add: bool) -> None:
         """Add ``sub`` to (or take it out of) its index, and drop the routes it changes."""
         self._by_shape.clear()
-        if is_wildcard(sub.pattern):
+        if "*" in sub.pattern:  # a wildcard pattern
             if add:
                 self._wildcards.add(sub.pattern, sub)
             else:
