@@ -10,7 +10,7 @@ NPM_DIR := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/eventbus/npm
 NPM_PACKAGES := standardwebhooks@1.1.1 svix@1.99.1 stripe@23.1.0 @blocklet/sdk@1.17.12 express@4.22.3
 NPM_STAMP := $(NPM_DIR)/.installed-$(shell echo '$(NPM_PACKAGES)' | cksum | cut -d' ' -f1)
 
-.PHONY: test lint typecheck demo bench bench-quick clean
+.PHONY: test lint typecheck demo bench bench-quick bench-sender clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -51,6 +51,9 @@ bench: $(STAMP)
 bench-quick: $(STAMP)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
 	$(PY) -m benchmarks --quick
+
+bench-sender: $(STAMP)
+	$(PY) -m benchmarks.sender
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .coverage

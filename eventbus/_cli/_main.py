@@ -31,7 +31,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     """The parser of ``eventbus`` and its commands."""
-    from . import _listen, _trigger, _types
+    from . import _deliveries, _listen, _trigger, _types
 
     parser = _Parser(
         prog="eventbus",
@@ -43,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     _listen.add_parser(commands)
     _trigger.add_parser(commands)
     _types.add_parser(commands)
+    _deliveries.add_parser(commands)
     return parser
 
 

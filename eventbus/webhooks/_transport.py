@@ -1,0 +1,145 @@
+"""The HTTP side of the sender (needs httpx): connections pinned to checked addresses, and
+one POST bounded by the timeout. Imported by the worker only, so the rest of
+:mod:`eventbus.webhooks` works without httpx.
+"""
+
+from __future__ import annotations
+
+import ssl
+import time
+from collections.abc import Iterable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import anyio.to_thread
+import httpcore
+import httpx
+
+from ._addresses import AddressPolicy
+from ._attempt import BODY_LIMIT, RETRY_AFTER_STATUSES, Answer, retry_after, signature_headers
+from ._sender_errors import EndpointURLError
+
+if TYPE_CHECKING:
+    from ._outbox import Lease
+
+
+class PinnedBackend(httpcore.AsyncNetworkBackend):
+    """A network backend that connects only to addresses the policy allows, at connect time.
+
+    The host is resolved here, each address checked, and the connection made to the first
+    checked address that accepts it: what was checked is what is connected to.
+    """
+
+    def __init__(self, policy: AddressPolicy) -> None:
+        self._policy = policy
+        self._inner = httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        addresses = await anyio.to_thread.run_sync(self._policy.addresses, host, port)
+        for address in addresses[:-1]:
+            try:
+                return await self._inner.connect_tcp(
+                    str(address), port, timeout, local_address, socket_options
+                )
+            except httpcore.ConnectError:
+                continue
+        return await self._inner.connect_tcp(
+            str(addresses[-1]), port, timeout, local_address, socket_options
+        )
+
+    async def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
+    ) -> httpcore.AsyncNetworkStream:
+        raise httpcore.ConnectError("the webhook sender never connects to unix sockets")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+def client_for(policy: AddressPolicy, connections: int, timeout: float) -> httpx.AsyncClient:
+    """The worker's client: never follows redirects, ignores proxy settings from the
+    environment (a proxy would connect for us, unchecked), and connects only through
+    :class:`PinnedBackend`."""
+    transport = httpx.AsyncHTTPTransport(trust_env=False)
+    # httpx has no public seam for the network backend; replacing its pool keeps httpx's own
+    # request and response mapping around a pool that connects through the pinned backend.
+    transport._pool = httpcore.AsyncConnectionPool(
+        ssl_context=ssl.create_default_context(),
+        max_connections=connections,
+        max_keepalive_connections=connections,
+        network_backend=PinnedBackend(policy),
+    )
+    return httpx.AsyncClient(
+        transport=transport,
+        timeout=httpx.Timeout(timeout),
+        follow_redirects=False,
+        trust_env=False,
+    )
+
+
+async def post(client: httpx.AsyncClient, claim: Lease, now: datetime, *, timeout: float) -> Answer:
+    """POST the claimed message once; every failure becomes a failed :class:`Answer`."""
+    headers = {
+        "content-type": "application/json",
+        **claim.message.headers,
+        **signature_headers(claim, now),
+    }
+    started = time.perf_counter()
+    try:
+        with anyio.fail_after(timeout):
+            async with client.stream(
+                "POST", claim.endpoint.url, content=claim.message.body, headers=headers
+            ) as response:
+                body = await _head(response)
+    except (TimeoutError, httpx.TimeoutException):
+        return Answer(False, None, None, f"timed out after {timeout:g} s", _since(started))
+    except (httpx.HTTPError, EndpointURLError, OSError) as exc:
+        return Answer(False, None, None, _describe(exc), _since(started))
+    return _judge(response, body, _since(started))
+
+
+async def _head(response: httpx.Response) -> str:
+    # Read to the end, keeping the first 4 KB: leaving httpx's nested stream generators
+    # half-read leaves them to the garbage collector (trio warns). The timeout bounds it.
+    kept = bytearray()
+    async for chunk in response.aiter_bytes():
+        if len(kept) < BODY_LIMIT:
+            kept += chunk[: BODY_LIMIT - len(kept)]
+    return kept[:BODY_LIMIT].decode("utf-8", "replace")
+
+
+def _judge(response: httpx.Response, body: str, duration: float) -> Answer:
+    status = response.status_code
+    if 200 <= status < 300:
+        return Answer(True, status, body, None, duration)
+    error = f"HTTP {status}"
+    if 300 <= status < 400:
+        location = response.headers.get("location", "")
+        error += f": redirects are not followed (Location: {location!r})"
+    wait = retry_after(response.headers.get("retry-after"))
+    return Answer(
+        False,
+        status,
+        body,
+        error,
+        duration,
+        retry_after=wait if status in RETRY_AFTER_STATUSES else None,
+        gone=status == 410,
+    )
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc) or repr(exc)
+    return text if isinstance(exc, EndpointURLError) else f"{type(exc).__name__}: {text}"
+
+
+def _since(started: float) -> float:
+    return time.perf_counter() - started
