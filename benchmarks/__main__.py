@@ -1,8 +1,9 @@
 """``python -m benchmarks``: time eventbus against its peers and floors; print and save.
 
-Options: ``--quick`` (a few rounds of short samples, < 30 s), ``--rounds N``, ``--json PATH``
-(default ``benchmarks/results/latest.json``), ``--only S1,S3`` to time some scenarios, and
-``--memory`` for the separate memory check (1,000,000 publishes; nothing is timed).
+Options: ``--quick`` (a few rounds of short samples, about a minute), ``--rounds N``,
+``--json PATH`` (default ``benchmarks/results/latest.json``), ``--only S1,S3`` to time some
+scenarios, and ``--memory`` for the separate memory check (1,000,000 publishes; nothing is
+timed).
 """
 
 from __future__ import annotations
@@ -75,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     print("\n".join(f"  {key}: {SCENARIOS[key]}" for key in scenarios))
     print()
     print(_report.table(rows))
-    print("\nTargets (issue 7):")
+    print("\nTargets (issue 10):")
     print(_report.targets_text(verdicts))
     options = {
         "command": _report.command_line(),

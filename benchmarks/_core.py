@@ -29,6 +29,10 @@ SCENARIOS: dict[str, str] = {
     "S4 trio": "publish to 1 async handler, awaited (trio)",
     "S4c asyncio": "publish to 10 async handlers that each await anyio.sleep(0) (asyncio)",
     "S4c trio": "publish to 10 async handlers that each await anyio.sleep(0) (trio)",
+    "S1-mw": "as S1 with one no-op handler middleware (bus.use)",
+    "S7": "10 exact + ns.*.evt + **: publish built events of 100,000 types new to the cache",
+    "S7-cached": "as S7, publishing one type already cached (ns.e0.evt, 3 handlers)",
+    "SUB": "subscribe a handler to each of 100,000 distinct exact types (fresh bus)",
     "S5": 'publish("type", data): build the envelope (id, time, validation), 1 sync handler',
     "S6": "WebhookReceiver.handle of a signed 1 KB Payment Kit event, 1 handler",
 }
@@ -44,9 +48,16 @@ DELIVERIES: dict[str, int] = {
     "S4 trio": 1,
     "S4c asyncio": 10,
     "S4c trio": 10,
+    "S1-mw": 1,
+    "S7": 2,
+    "S7-cached": 3,
+    "SUB": 0,
     "S5": 1,
     "S6": 1,
 }
+
+#: Distinct types per sample in S7 and SUB.
+MANY_TYPES = 100_000
 
 #: The exact types subscribed in S3: ``size`` distinct types, one of them the published one.
 S3_SIZES = {"S3": 10_000, "S3-1k": 1_000, "S3-10": 10}
@@ -121,6 +132,7 @@ class Bench:
     :ivar deliveries: handler calls per operation when it differs from the scenario's
     :ivar keep: objects the bench must keep alive (blinker and PyPubSub hold handlers weakly)
     :ivar close: called (and awaited, for an async backend) once the bench is done
+    :ivar batch: operations per sample when fixed by the scenario (else calibrated)
     """
 
     run: Callable[[int], Any]
@@ -130,6 +142,7 @@ class Bench:
     deliveries: int | None = None
     keep: Any = None
     close: Callable[[], Any] | None = None
+    batch: int | None = None
 
 
 Factory = Callable[[Kit], Bench]

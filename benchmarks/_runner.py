@@ -128,7 +128,7 @@ class Runner:
                 self._check(scenario, factory)
                 row.bench = factory(Kit(counting=False))
                 row.call = row.bench.call
-                row.batch = self._calibrate(row.bench)
+                row.batch = row.bench.batch or self._calibrate(row.bench)
             except Exception as exc:
                 traceback.print_exc()
                 row.status, row.reason = "error", f"{type(exc).__name__}: {exc}"[:120]

@@ -9,11 +9,13 @@ from ._exceptions import (
     EventBusError,
     EventClassConflictError,
     EventValidationError,
+    HandlerCancelledError,
     InvalidEventTypeError,
     InvalidPatternError,
     MalformedEventError,
     PublishError,
 )
+from ._middleware import HandlerCall, PublishCall
 from ._result import HandlerFailure, PublishResult
 from ._subscription import Subscription
 from ._topics import compile_pattern, matches, validate_event_type
@@ -26,10 +28,13 @@ __all__ = [
     "EventBusError",
     "EventClassConflictError",
     "EventValidationError",
+    "HandlerCall",
+    "HandlerCancelledError",
     "HandlerFailure",
     "InvalidEventTypeError",
     "InvalidPatternError",
     "MalformedEventError",
+    "PublishCall",
     "PublishError",
     "PublishResult",
     "Subscription",

@@ -2,49 +2,42 @@
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Collection, Mapping
-from typing import Any, Literal, Protocol, TypeVar, overload
+from types import TracebackType
+from typing import Any, Literal, TypeVar, overload
 
 import anyio
 import anyio.from_thread
 
-from ._dispatch import (
-    Route,
-    deliver_async,
-    deliver_fast,
-    deliver_solo,
-    deliver_sync,
-    record_failure,
-)
-from ._envelope import Event, current_event
+from ._background import BackgroundLoop
+from ._dispatch import deliver_async, deliver_sync
+from ._envelope import Event
 from ._exceptions import AsyncHandlersInSyncPublishError, InvalidPatternError
 from ._loop import in_event_loop
+from ._middleware import (
+    HandlerMiddleware,
+    Observer,
+    PublishCall,
+    PublishMiddleware,
+    enter_publish,
+    observer_middleware,
+)
 from ._parsing import RawEvent, build_event, coerce_event, parse_event
 from ._registry import EventClass, declared_types
-from ._result import HandlerFailure, PublishResult
-from ._routing import RoutingTable
-from ._subscription import Handler, Subscription
-from ._topics import compile_pattern, is_wildcard, validate_event_type
+from ._result import PublishResult
+from ._routing import Route, RoutingTable
+from ._subscription import Handler, Subscription, check_one_argument
+from ._topics import check_pattern, compile_pattern, validate_event_type
 from ._waiting import wait_for_event
 
 F = TypeVar("F", bound=Callable[..., Any])
 E = TypeVar("E", bound=Event[Any])
+R = TypeVar("R")
 Pattern = str | EventClass
 
 
-class Observer(Protocol):
-    """Watches every publish on a bus (what :func:`eventbus.testing.capture` builds on)."""
-
-    def published(self, event: Event[Any]) -> None:
-        """An event is about to be delivered (built and validated already)."""
-
-    def finished(self, result: PublishResult) -> None:
-        """A publish finished, every handler having run."""
-
-
 ALL = "**"
-_set_current = current_event.set
-_reset_current = current_event.reset
 
 
 class EventBus:
@@ -67,6 +60,10 @@ class EventBus:
     :param sync_handlers: how :meth:`publish_async` runs sync handlers: ``"inline"`` (default;
         called in the event loop thread, so keep them quick) or ``"thread"`` (each in an anyio
         worker thread, concurrently with the async handlers)
+
+    A sync :meth:`publish` that reaches async handlers outside any event loop runs that
+    delivery on the bus's own asyncio loop, started in a daemon thread on first need and
+    kept until :meth:`close` (or the end of a ``with EventBus() as bus:`` block).
     """
 
     def __init__(
@@ -81,7 +78,8 @@ class EventBus:
         self.sync_handlers = sync_handlers
         self._table = RoutingTable(self)
         self._routes = self._table.routes
-        self._observers: tuple[Observer, ...] = ()
+        self._loop = BackgroundLoop("eventbus-loop")
+        weakref.finalize(self, self._loop.stop)
 
     # -- subscribing -------------------------------------------------------------------
 
@@ -149,32 +147,33 @@ class EventBus:
         :raises InvalidPatternError: the pattern is malformed
         :raises DuplicateHandlerNameError: ``name`` is taken by a live subscription
         :raises EventClassConflictError: the class conflicts with a registered family class
+        :raises TypeError: the handler cannot be called with one positional argument
         """
         if handler is None:
             handler, pattern = pattern, ALL  # type: ignore[assignment]
         if not callable(handler):
             raise TypeError(f"handler must be callable, got {handler!r}")
+        check_one_argument(handler)
         if not isinstance(priority, int):
             raise TypeError(f"priority must be an int (higher runs first), got {priority!r}")
-        options: dict[str, Any] = {"priority": priority, "once": once, "weak": weak, "name": name}
+        event_class = None
         if isinstance(pattern, type):
-            return self._subscribe_class(pattern, handler, options)
-        if not isinstance(pattern, str):
+            # A class with several exact types subscribes to them joined by "|".
+            event_class, pattern = pattern, "|".join(declared_types(pattern))
+        elif isinstance(pattern, str):
+            if type(pattern) is not str:
+                pattern = str.__str__(pattern)  # a StrEnum member subscribes as its value
+            check_pattern(pattern)
+        else:
             raise InvalidPatternError(repr(pattern), "expected a string or an Event subclass")
-        pattern = str.__str__(pattern)  # a StrEnum member subscribes as its value
-        matcher = compile_pattern(pattern)
         return self._table.add(
-            pattern, matcher if is_wildcard(pattern) else None, handler, **options
-        )
-
-    def _subscribe_class(self, cls: EventClass, handler: Handler, options: Any) -> Subscription:
-        types = declared_types(cls)
-        if len(types) == 1:
-            only = types[0]
-            matcher = compile_pattern(only) if is_wildcard(only) else None  # validated already
-            return self._table.add(only, matcher, handler, event_class=cls, **options)
-        return self._table.add(
-            "|".join(types), frozenset(types).__contains__, handler, event_class=cls, **options
+            pattern,
+            handler,
+            priority=priority,
+            once=once,
+            weak=weak,
+            name=name,
+            event_class=event_class,
         )
 
     @overload
@@ -184,8 +183,9 @@ class EventBus:
         *,
         priority: int = 0,
         once: bool = False,
+        weak: bool = False,
         name: str | None = None,
-    ) -> Callable[[F], F]: ...
+    ) -> Callable[[Callable[[E], R]], Callable[[E], R]]: ...
 
     @overload
     def on(self, pattern: F, /) -> F: ...
@@ -193,10 +193,11 @@ class EventBus:
     @overload
     def on(
         self,
-        pattern: Pattern = ALL,
+        pattern: str = ALL,
         *,
         priority: int = 0,
         once: bool = False,
+        weak: bool = False,
         name: str | None = None,
     ) -> Callable[[F], F]: ...
 
@@ -206,12 +207,14 @@ class EventBus:
         *,
         priority: int = 0,
         once: bool = False,
+        weak: bool = False,
         name: str | None = None,
-    ) -> F | Callable[[F], F]:
+    ) -> Any:
         """Decorator form of :meth:`subscribe`; returns the function unchanged.
 
         ``@bus.on("invoice.paid")`` subscribes to one type, ``@bus.on(InvoicePaid)`` to a
-        typed class, ``@bus.on`` or ``@bus.on()`` to every event.
+        typed class (type checkers then check the handler's parameter), ``@bus.on`` or
+        ``@bus.on()`` to every event. With ``weak=True`` the bus holds the function weakly.
         """
         if callable(pattern) and not isinstance(pattern, type):
             self.subscribe(ALL, pattern)
@@ -222,14 +225,34 @@ class EventBus:
             declared_types(pattern)
 
         def decorate(handler: F) -> F:
-            self.subscribe(pattern, handler, priority=priority, once=once, name=name)
+            self.subscribe(pattern, handler, priority=priority, once=once, weak=weak, name=name)
             return handler
 
         return decorate
 
-    def unsubscribe(self, subscription: Subscription) -> None:
-        """End ``subscription``; unsubscribing twice, or after ``once`` fired, does nothing."""
-        self._table.remove(subscription)
+    def unsubscribe(self, subscription: Subscription | Handler) -> int:
+        """End a subscription, or every subscription of a handler; return how many ended.
+
+        ``unsubscribe(sub)`` ends that subscription (0 if it had ended already, after
+        ``once`` fired, say). ``unsubscribe(handler)`` ends every live subscription on this
+        bus whose handler ``==`` it, so ``bus.unsubscribe(obj.method)`` works as in blinker
+        and pyee.
+
+        :raises ValueError: the subscription belongs to another bus
+        :raises TypeError: neither a :class:`Subscription` nor a callable (a pattern such as
+            ``"a.b"`` is not accepted: it would be ambiguous)
+        """
+        target = subscription
+        if isinstance(target, Subscription):
+            if target._bus_ref() is not self:
+                raise ValueError(f"{target!r} belongs to another bus; unsubscribe it there")
+            return int(self._table.remove(target))
+        if isinstance(target, str) or not callable(target):
+            raise TypeError(
+                f"unsubscribe takes a Subscription or a handler, not {target!r}; keep the "
+                "Subscription that subscribe returned, or pass the handler itself"
+            )
+        return self._table.remove_handler(target)
 
     def is_subscribed(self, subscription: Subscription, /) -> bool:
         """Tell whether ``subscription`` is still live on this bus."""
@@ -313,9 +336,11 @@ class EventBus:
 
         Passing a type string builds the event (validating ``data``, default ``{}``, into the
         class registered for the type); passing an ``Event`` publishes it as is (an untyped
-        one is validated into the registered class first). Async handlers run to completion
-        too: on a fresh asyncio loop when none runs in this thread, or on the host loop from
-        an anyio worker thread.
+        one is validated into the registered class first). Sync handlers run in the calling
+        thread, in route order, when the route has no async handler. A route with async
+        handlers runs to completion on the bus's own asyncio loop (its sync handlers there
+        too, in route order, with this thread's context variables), or on the host loop when
+        called from an anyio worker thread.
 
         :param raise_errors: raise :class:`PublishError` after every handler ran if any raised
             (default: the bus's ``raise_errors``)
@@ -325,74 +350,57 @@ class EventBus:
         :raises EventValidationError: the data does not fit the registered class; nothing
             was delivered
         """
-        # The common cases, a built event or a type with data going to plain sync handlers
-        # of an untyped route, are spelled out inline: every call saved is paid on each publish.
+        # The common cases, a built event or a type with data going to sync handlers of an
+        # untyped route, take the fewest steps: every call saved is paid on each publish.
         route = None
         event: Event[Any]
-        if not skip and not self._observers:
-            if type(event_or_type) is str:
-                route = self._routes.get(event_or_type)  # only valid types are cached
-                if route is not None and route.direct is not None:
-                    event = Event(type=event_or_type, data={} if data is None else data)
-            elif data is None and isinstance(event_or_type, Event):  # else: _prepare says why
-                route = self._routes.get(event_or_type.type)
-                event = event_or_type
-        if route is not None and route.direct is not None:
-            failures: list[HandlerFailure] = []
-            token = _set_current(event)
-            try:
-                for sub, handler in route.direct:
-                    try:
-                        handler(event)
-                    except Exception as exc:
-                        record_failure(failures, event, sub, handler, exc)
-            finally:
-                _reset_current(token)
-            result = PublishResult(event, route.subscriptions, failures)
-            if failures:
-                return self._finish(result, raise_errors)
-            return result
+        if type(event_or_type) is str:
+            route = self._routes.get(event_or_type)  # only valid types are cached
+            if route is not None and route.direct is not None:
+                event = Event(type=event_or_type, data={} if data is None else data)
+        elif data is None and isinstance(event_or_type, Event):  # else: _prepare says why
+            event = event_or_type
+            route = self._routes.get(event.type) or self._table.route(event.type)
+        if route is None or route.direct is None:
+            return self._publish(event_or_type, data, raise_errors, skip)
+        result = deliver_sync(event, route, skip)
+        if result.errors:
+            return self._finish(result, raise_errors)
+        return result
+
+    def _publish(
+        self,
+        event_or_type: Event[Any] | str,
+        data: Any,
+        raise_errors: bool | None,
+        skip: Collection[str],
+    ) -> PublishResult:
         event, route = self._prepare(event_or_type, data)
         if route.async_names and in_event_loop():
             raise AsyncHandlersInSyncPublishError(event.type, route.async_names)
-        for observer in self._observers:
-            observer.published(event)
-        if route.fast is not None and not skip:
-            result = deliver_fast(event, route)
-        elif route.async_names:
-            result = self._publish_async_from_sync(event, route, skip)
-        else:
-            result = deliver_sync(event, route, self._claimer(skip))
+        if not route.publish_middleware:
+            return self._finish(self._deliver(event, route, skip), raise_errors)
+        call = PublishCall(event, self)
+        with enter_publish(route.publish_middleware, call):
+            call.result = result = self._deliver(event, route, skip)
         return self._finish(result, raise_errors)
 
+    def _deliver(self, event: Event[Any], route: Route, skip: Collection[str]) -> PublishResult:
+        """Deliver from sync code: inline, or on a loop when async handlers match."""
+        if not route.async_names:
+            return deliver_sync(event, route, skip)
+        thread = self.sync_handlers == "thread"
+        try:
+            return anyio.from_thread.run(deliver_async, event, route, skip, thread)
+        except anyio.NoEventLoopError:
+            pass  # not in an anyio worker thread: no host loop to borrow
+        return self._loop.run(lambda: deliver_async(event, route, skip, thread))
+
     def _finish(self, result: PublishResult, raise_errors: bool | None) -> PublishResult:
-        """Tell observers (test helpers) and raise if asked to and a handler failed."""
-        for observer in self._observers:
-            observer.finished(result)
+        """Raise if asked to and a handler failed."""
         if result.errors and (self.raise_errors if raise_errors is None else raise_errors):
             result.raise_for_errors()
         return result
-
-    def _claimer(self, skip: Collection[str]) -> Callable[[Subscription], Handler | None]:
-        claim = self._table.claim
-        if not skip:
-            return claim
-        return lambda sub: None if sub.name in skip else claim(sub)
-
-    def _publish_async_from_sync(
-        self, event: Event[Any], route: Route, skip: Collection[str]
-    ) -> PublishResult:
-        try:
-            return anyio.from_thread.run(self._deliver_async, event, route, skip)
-        except anyio.NoEventLoopError:
-            pass  # not in an anyio worker thread: no loop to borrow, so run one here
-        return anyio.run(self._deliver_async, event, route, skip)
-
-    async def _deliver_async(
-        self, event: Event[Any], route: Route, skip: Collection[str]
-    ) -> PublishResult:
-        thread = self.sync_handlers == "thread"
-        return await deliver_async(event, route, self._claimer(skip), sync_in_thread=thread)
 
     async def publish_async(
         self,
@@ -404,24 +412,82 @@ class EventBus:
     ) -> PublishResult:
         """Deliver an event to every matching handler, from async code (asyncio or trio).
 
-        Async handlers run concurrently in one anyio task group (a single one is awaited
-        directly) and this returns when all have finished. Sync handlers run as the bus's
-        ``sync_handlers`` says: inline in route order by default, or in worker threads.
+        Async handlers run concurrently (a single one is awaited directly) and this returns
+        when all have finished. Sync handlers run as the bus's ``sync_handlers`` says: inline
+        in route order by default, or in worker threads. Cancelling the publish cancels its
+        handlers.
 
         :param raise_errors: as for :meth:`publish`
         :param skip: as for :meth:`publish`
         :raises EventValidationError: as for :meth:`publish`
         """
-        event, route = self._prepare(event_or_type, data)
-        for observer in self._observers:
-            observer.published(event)
-        if route.fast is not None and not skip and self.sync_handlers == "inline":
-            result = deliver_fast(event, route)
-        elif route.solo is not None and not skip:
-            result = await deliver_solo(event, route)
+        route = None
+        if data is None and isinstance(event_or_type, Event):
+            event = event_or_type
+            route = self._routes.get(event.type)
+        if route is None or route.event_class is not None:
+            event, route = self._prepare(event_or_type, data)
+        thread = self.sync_handlers == "thread"
+        if not route.publish_middleware:
+            result = await deliver_async(event, route, skip, thread)
         else:
-            result = await self._deliver_async(event, route, skip)
-        return self._finish(result, raise_errors)
+            call = PublishCall(event, self)
+            with enter_publish(route.publish_middleware, call):
+                call.result = result = await deliver_async(event, route, skip, thread)
+        if result.errors:
+            return self._finish(result, raise_errors)
+        return result
+
+    # -- middleware and lifetime -------------------------------------------------------
+
+    @overload
+    def use(
+        self, middleware: HandlerMiddleware, /, *, on: Literal["handler"] = "handler"
+    ) -> Callable[[], None]: ...
+
+    @overload
+    def use(
+        self, middleware: PublishMiddleware, /, *, on: Literal["publish"]
+    ) -> Callable[[], None]: ...
+
+    def use(
+        self, middleware: Any, /, *, on: Literal["handler", "publish"] = "handler"
+    ) -> Callable[[], None]:
+        """Wrap every handler call (``on="handler"``) or every publish (``on="publish"``).
+
+        ``middleware(call)`` returns a context manager. For a handler call it gets a
+        :class:`HandlerCall` and is entered right before the handler runs, in the handler's
+        own task (or worker thread) and context, and exited right after it returns or raises;
+        the exception passes through ``__exit__``, and one it suppresses counts as success.
+        For a publish it gets a :class:`PublishCall`, is entered once the event is built and
+        validated, and exited when every handler has finished, ``call.result`` set by then
+        (``None`` if delivery raised; a publish middleware cannot suppress that exception).
+        The first middleware added is the outermost.
+
+        :return: a function that removes the middleware
+        :raises ValueError: ``on`` is neither ``"handler"`` nor ``"publish"``
+        """
+        if on not in ("handler", "publish"):
+            raise ValueError(f"on must be 'handler' or 'publish', not {on!r}")
+        if not callable(middleware):
+            raise TypeError(f"middleware must be callable, got {middleware!r}")
+        return self._table.use(middleware, on)
+
+    def close(self) -> None:
+        """Stop the bus's own event loop, if a sync publish started one. Subscriptions stay;
+        a later publish that needs the loop starts a new one."""
+        self._loop.stop()
+
+    def __enter__(self) -> EventBus:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
 
     @overload
     async def wait_for(
@@ -450,8 +516,9 @@ class EventBus:
     ) -> Event[Any]:
         """Return the next event matching ``pattern`` (and the predicate ``where``).
 
-        Works on asyncio and trio, whichever thread publishes. Subscribe-then-wait: start
-        waiting before the publish you expect (for example in a task group).
+        Works on asyncio and trio, whichever thread publishes. Start waiting before the
+        publish you expect (for example in a task group): the waiter watches publishes from
+        then on. It is not a subscription: no result counts it, ``subscriptions`` lists none.
 
         :param timeout: seconds to wait; ``None`` waits forever
         :raises TimeoutError: no matching event within ``timeout``
@@ -459,16 +526,9 @@ class EventBus:
         return await wait_for_event(self, pattern, timeout=timeout, where=where)
 
     def _observe(self, observer: Observer) -> Callable[[], None]:
-        """Tell ``observer`` of every publish as it starts and as it finishes; return a
-        function that stops it."""
-        with self._table.lock:
-            self._observers = (*self._observers, observer)
-
-        def stop() -> None:
-            with self._table.lock:
-                self._observers = tuple(o for o in self._observers if o is not observer)
-
-        return stop
+        """The older private hook: ``observer.published(event)`` as each publish starts and
+        ``observer.finished(result)`` as it ends; returns the function that stops it."""
+        return self.use(observer_middleware(observer), on="publish")
 
     def __repr__(self) -> str:
         return f"<EventBus subscriptions={len(self._table.live())}>"

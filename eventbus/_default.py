@@ -8,7 +8,7 @@ per task.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, TypeVar, overload
 
@@ -19,6 +19,7 @@ from ._subscription import Handler, Subscription
 
 F = TypeVar("F", bound=Callable[..., Any])
 E = TypeVar("E", bound=Event[Any])
+R = TypeVar("R")
 
 _lock = threading.Lock()
 _bus = EventBus()
@@ -95,8 +96,13 @@ def subscribe(
 
 @overload
 def on(
-    pattern: type[E], *, priority: int = 0, once: bool = False, name: str | None = None
-) -> Callable[[F], F]: ...
+    pattern: type[E],
+    *,
+    priority: int = 0,
+    once: bool = False,
+    weak: bool = False,
+    name: str | None = None,
+) -> Callable[[Callable[[E], R]], Callable[[E], R]]: ...
 
 
 @overload
@@ -105,17 +111,27 @@ def on(pattern: F, /) -> F: ...
 
 @overload
 def on(
-    pattern: str = ALL, *, priority: int = 0, once: bool = False, name: str | None = None
+    pattern: str = ALL,
+    *,
+    priority: int = 0,
+    once: bool = False,
+    weak: bool = False,
+    name: str | None = None,
 ) -> Callable[[F], F]: ...
 
 
 def on(
-    pattern: Any = ALL, *, priority: int = 0, once: bool = False, name: str | None = None
+    pattern: Any = ALL,
+    *,
+    priority: int = 0,
+    once: bool = False,
+    weak: bool = False,
+    name: str | None = None,
 ) -> Any:
     """:meth:`EventBus.on` on the default bus."""
     if callable(pattern) and not isinstance(pattern, type):
         return _bus.on(pattern)
-    return _bus.on(pattern, priority=priority, once=once, name=name)
+    return _bus.on(pattern, priority=priority, once=once, weak=weak, name=name)
 
 
 def publish(
@@ -123,9 +139,10 @@ def publish(
     data: Mapping[str, Any] | Any = None,
     *,
     raise_errors: bool | None = None,
+    skip: Collection[str] = (),
 ) -> PublishResult:
     """:meth:`EventBus.publish` on the default bus."""
-    return _bus.publish(event_or_type, data, raise_errors=raise_errors)
+    return _bus.publish(event_or_type, data, raise_errors=raise_errors, skip=skip)
 
 
 async def publish_async(
@@ -133,6 +150,7 @@ async def publish_async(
     data: Mapping[str, Any] | Any = None,
     *,
     raise_errors: bool | None = None,
+    skip: Collection[str] = (),
 ) -> PublishResult:
     """:meth:`EventBus.publish_async` on the default bus."""
-    return await _bus.publish_async(event_or_type, data, raise_errors=raise_errors)
+    return await _bus.publish_async(event_or_type, data, raise_errors=raise_errors, skip=skip)

@@ -1,64 +1,39 @@
-"""Delivering one event to the handlers its type resolved to.
+"""Delivering one event to the handlers its route lists: one sync and one async function.
 
-A :class:`Route` is computed once per event type (and again after any subscribe or
-unsubscribe) so that a publish is a dict look-up and a loop over a tuple. Handlers that need
-more than a call (``once``, ``weak``, ``async``) make their route take the general path.
+Every handler call of a bus happens in :func:`deliver_sync` or :func:`deliver_async` (the
+handlers there are already wrapped by the bus's middleware). The rules both keep:
+
+- handlers run in route order, each isolated: an :class:`Exception` is logged and recorded in
+  the result, and the others still run;
+- a :class:`BaseException` that is not an ``Exception`` (``KeyboardInterrupt``,
+  ``SystemExit``) propagates as itself, after the concurrent handlers were cancelled;
+- on async delivery, a handler raising ``asyncio.CancelledError`` while the publish is not
+  being cancelled has failed (:class:`HandlerCancelledError`); a cancelled publish cancels its
+  handlers and propagates.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
-import anyio
-import anyio.abc
 import anyio.to_thread
 
 from ._envelope import Event, current_event
+from ._exceptions import HandlerCancelledError
 from ._loop import on_asyncio
 from ._result import HandlerFailure, PublishResult
 
 if TYPE_CHECKING:
+    from ._routing import Route, Targets
     from ._subscription import Handler, Subscription
 
 logger = logging.getLogger("eventbus")
-
-Claim = Callable[["Subscription"], "Handler | None"]
-
-
-class Route:
-    """The handlers one event type reaches, in delivery order.
-
-    :ivar subscriptions: every matching subscription, highest priority first, then oldest
-    :ivar fast: ``(subscription, handler)`` pairs when every handler is a plain, strongly held,
-        sync callable without ``once``; ``None`` otherwise
-    :ivar direct: ``fast`` when no typed class is registered for the type, so a built event
-        goes to the handlers as is; ``None`` otherwise
-    :ivar solo: the ``(subscription, handler)`` pair when the route is one plain, strongly
-        held async handler without ``once`` (awaited directly); ``None`` otherwise
-    :ivar async_names: names of the async handlers, for the error a sync publish raises
-    :ivar event_class: the typed class registered for the type, or ``None``
-    """
-
-    __slots__ = ("async_names", "direct", "event_class", "fast", "solo", "subscriptions")
-
-    def __init__(self, subscriptions: list[Subscription], event_class: type | None) -> None:
-        subscriptions.sort(key=lambda sub: (-sub.priority, sub._seq))
-        self.subscriptions = tuple(subscriptions)
-        self.event_class = event_class
-        self.async_names = tuple(sub.name for sub in subscriptions if sub.is_async)
-        plain = not any(sub.once or sub.weak or sub.is_async for sub in subscriptions)
-        self.fast: tuple[tuple[Subscription, Handler], ...] | None = (
-            tuple((sub, sub._ref()) for sub in subscriptions) if plain else None  # type: ignore[misc]
-        )
-        self.direct = self.fast if event_class is None else None
-        only = subscriptions[0] if len(subscriptions) == 1 else None
-        self.solo: tuple[Subscription, Handler] | None = (
-            (only, only._ref())  # type: ignore[assignment]
-            if only is not None and only.is_async and not (only.once or only.weak)
-            else None
-        )
+_set_current = current_event.set
+_reset_current = current_event.reset
+_new_result = object.__new__
 
 
 def record_failure(
@@ -73,180 +48,194 @@ def record_failure(
     failures.append(HandlerFailure(handler, exc, sub))
 
 
-def deliver_fast(event: Event[Any], route: Route) -> PublishResult:
-    """Call a route's plain sync handlers in order, isolating each one's failure."""
+def deliver_sync(event: Event[Any], route: Route, skip: Collection[str]) -> PublishResult:
+    """Call the handlers of a route without async handlers, in order, in this thread."""
+    targets = route.calls
+    if targets is None or skip:
+        targets = route.targets(skip)
+        called = tuple(sub for sub, _ in targets)
+    else:
+        called = route.subscriptions
     failures: list[HandlerFailure] = []
-    token = current_event.set(event)
+    token = _set_current(event)
     try:
-        for sub, handler in route.fast or ():
+        for sub, handler in targets:
             try:
                 handler(event)
             except Exception as exc:
                 record_failure(failures, event, sub, handler, exc)
     finally:
-        current_event.reset(token)
-    return PublishResult(event, route.subscriptions, failures)
-
-
-async def deliver_solo(event: Event[Any], route: Route) -> PublishResult:
-    """Await a route's single async handler directly: no task group for one awaitable."""
-    sub, handler = route.solo  # type: ignore[misc]
-    failures: list[HandlerFailure] = []
-    token = current_event.set(event)
-    try:
-        await handler(event)
-    except Exception as exc:
-        record_failure(failures, event, sub, handler, exc)
-    finally:
-        current_event.reset(token)
-    return PublishResult(event, route.subscriptions, failures)
-
-
-def deliver_sync(event: Event[Any], route: Route, claim: Claim) -> PublishResult:
-    """Call every claimable sync handler of a route that has no async handler."""
-    failures: list[HandlerFailure] = []
-    called: list[Subscription] = []
-    token = current_event.set(event)
-    try:
-        for sub in route.subscriptions:
-            handler = claim(sub)
-            if handler is None:
-                continue
-            called.append(sub)
-            try:
-                handler(event)
-            except Exception as exc:
-                record_failure(failures, event, sub, handler, exc)
-    finally:
-        current_event.reset(token)
-    return PublishResult(event, tuple(called), failures)
+        _reset_current(token)
+    result = _new_result(PublishResult)  # slot stores: cheaper than calling __init__
+    result.event = event
+    result.called = called
+    result.errors = failures
+    return result
 
 
 async def deliver_async(
-    event: Event[Any], route: Route, claim: Claim, *, sync_in_thread: bool
+    event: Event[Any], route: Route, skip: Collection[str], sync_in_thread: bool
 ) -> PublishResult:
-    """Run a route's handlers, each started in route order; async ones run concurrently.
+    """Run a route's handlers; async ones (and sync ones, if ``sync_in_thread``) concurrently.
 
-    A sync handler (unless ``sync_in_thread``) runs inline when its turn comes. An async one
-    is started in an anyio task group and runs until its first suspension before the next
-    handler starts, so start order is the route's order on asyncio and trio alike. Returns
-    when every handler has finished. A route whose only concurrent handler comes last needs
-    no task group: it is awaited directly.
+    Each handler starts in route order: a concurrent one runs up to its first suspension
+    before the next handler starts, and a sync one runs inline when its turn comes. Returns
+    when every handler has finished. A route of one async handler awaits it directly.
     """
-    failures: list[tuple[int, HandlerFailure]] = []
-    items = [
-        (position, sub, handler)
-        for position, sub in enumerate(route.subscriptions)
-        if (handler := claim(sub)) is not None
-    ]
-    concurrent = [item for item in items if item[1].is_async or sync_in_thread]
-    token = current_event.set(event)
-    try:
-        if len(concurrent) == 1 and concurrent[0] is items[-1]:
-            for item in items[:-1]:
-                _call_inline(failures, event, *item)
-            await _run_one(failures, event, *items[-1])
-        elif concurrent:
-            await _run_concurrently(failures, event, items, sync_in_thread)
-        else:
-            for item in items:
-                _call_inline(failures, event, *item)
-    finally:
-        current_event.reset(token)
-    failures.sort(key=lambda pair: pair[0])
-    called = tuple(sub for _, sub, _ in items)
-    return PublishResult(event, called, [failure for _, failure in failures])
-
-
-async def _run_concurrently(
-    failures: list[tuple[int, HandlerFailure]],
-    event: Event[Any],
-    items: list[tuple[int, Subscription, Handler]],
-    sync_in_thread: bool,
-) -> None:
-    """Start each handler in turn in one task group, and wait for all of them.
-
-    Up to the last inline (sync) handler, each task is started with ``start`` so that it
-    runs to its first suspension before the next handler. After it, waiting is not needed:
-    asyncio runs new tasks in creation order, and on trio each task waits for its
-    predecessor to begin, which costs less than a ``start`` round trip.
-    """
-    inline = [i for i, item in enumerate(items) if not (item[1].is_async or sync_in_thread)]
-    tail = inline[-1] + 1 if inline else 0
-    fifo = on_asyncio()
-    previous: anyio.Event | None = None
-    async with anyio.create_task_group() as group:
-        for index, item in enumerate(items):
-            if not (item[1].is_async or sync_in_thread):
-                _call_inline(failures, event, *item)
-            elif index < tail:
-                await group.start(_run_one, failures, event, *item)
-            elif fifo:
-                group.start_soon(_run_one, failures, event, *item)
-            else:
-                turn = anyio.Event()
-                group.start_soon(_run_in_turn, previous, turn, failures, event, *item)
-                previous = turn
-
-
-async def _run_in_turn(
-    previous: anyio.Event | None,
-    turn: anyio.Event,
-    failures: list[tuple[int, HandlerFailure]],
-    event: Event[Any],
-    position: int,
-    sub: Subscription,
-    handler: Handler,
-) -> None:
-    if previous is not None:
-        await previous.wait()
-    # The next handler's task wakes now but runs only once this one first suspends.
-    turn.set()
-    await _run_one(failures, event, position, sub, handler)
-
-
-def _call_inline(
-    failures: list[tuple[int, HandlerFailure]],
-    event: Event[Any],
-    position: int,
-    sub: Subscription,
-    handler: Handler,
-) -> None:
-    try:
-        handler(event)
-    except Exception as exc:
-        _record_at(failures, position, event, sub, handler, exc)
-
-
-def _record_at(
-    failures: list[tuple[int, HandlerFailure]],
-    position: int,
-    event: Event[Any],
-    sub: Subscription,
-    handler: Handler,
-    exc: Exception,
-) -> None:
-    found: list[HandlerFailure] = []
-    record_failure(found, event, sub, handler, exc)
-    failures.append((position, found[0]))
-
-
-async def _run_one(
-    failures: list[tuple[int, HandlerFailure]],
-    event: Event[Any],
-    position: int,
-    sub: Subscription,
-    handler: Handler,
-    *,
-    task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
-) -> None:
-    # started() before the call: the starter resumes only once this task first suspends,
-    # that is after the handler ran up to its first await.
-    task_status.started()
-    try:
-        if sub.is_async:
+    solo = route.solo
+    if solo is not None and not skip:
+        sub, handler = solo
+        failures: list[HandlerFailure] = []
+        token = _set_current(event)
+        try:
             await handler(event)
+        except Exception as exc:
+            record_failure(failures, event, sub, handler, exc)
+        except BaseException as exc:
+            if not _stray_cancel(exc):
+                raise
+            record_failure(failures, event, sub, handler, HandlerCancelledError(sub.name, exc))
+        finally:
+            _reset_current(token)
+        result = _new_result(PublishResult)
+        result.event = event
+        result.called = route.subscriptions
+        result.errors = failures
+        return result
+    targets = route.targets(skip)
+    delivery = _Delivery(event, sync_in_thread)
+    token = _set_current(event)
+    try:
+        if not sync_in_thread and not any(sub.is_async for sub, _ in targets):
+            for position, (sub, handler) in enumerate(targets):
+                delivery.call(position, sub, handler)
+        elif on_asyncio():
+            await delivery.run_on_asyncio(targets)
         else:
-            await anyio.to_thread.run_sync(handler, event)
-    except Exception as exc:
-        _record_at(failures, position, event, sub, handler, exc)
+            await delivery.run_on_trio(targets)
+    finally:
+        _reset_current(token)
+    return PublishResult(event, route.called(targets), delivery.failures())
+
+
+def _stray_cancel(exc: BaseException) -> bool:
+    """Tell whether ``exc`` is a ``CancelledError`` a handler raised while nothing cancelled
+    the task running it (a bug of the handler, not a cancellation of the publish)."""
+    if not isinstance(exc, asyncio.CancelledError):
+        return False
+    task = asyncio.current_task() if on_asyncio() else None
+    return task is None or task.cancelling() == 0
+
+
+class _AbortError(Exception):
+    """Raised in a handler's task to make its task group cancel the others; the
+    ``BaseException`` that caused it is raised once the group has finished."""
+
+
+class _Delivery:
+    """The state of one async delivery: the failures so far, and a fatal exception."""
+
+    __slots__ = ("event", "fatal", "found", "in_thread")
+
+    def __init__(self, event: Event[Any], in_thread: bool) -> None:
+        self.event = event
+        self.in_thread = in_thread
+        self.found: list[tuple[int, HandlerFailure]] = []
+        self.fatal: BaseException | None = None
+
+    def failures(self) -> list[HandlerFailure]:
+        """The failures in route order (concurrent handlers finish in any order)."""
+        self.found.sort(key=lambda pair: pair[0])
+        return [failure for _, failure in self.found]
+
+    def _fail(self, position: int, sub: Subscription, handler: Handler, exc: Exception) -> None:
+        failures: list[HandlerFailure] = []
+        record_failure(failures, self.event, sub, handler, exc)
+        self.found.append((position, failures[0]))
+
+    def _concurrent(self, sub: Subscription) -> bool:
+        return sub.is_async or self.in_thread
+
+    def call(self, position: int, sub: Subscription, handler: Handler) -> None:
+        """Call a sync handler inline."""
+        try:
+            handler(self.event)
+        except Exception as exc:
+            self._fail(position, sub, handler, exc)
+        except BaseException as exc:
+            self.fatal = exc
+            raise
+
+    async def run(self, position: int, sub: Subscription, handler: Handler) -> None:
+        """Run a concurrent handler (in its own task) to completion."""
+        try:
+            if sub.is_async:
+                await handler(self.event)
+            else:
+                await anyio.to_thread.run_sync(handler, self.event)
+        except Exception as exc:
+            self._fail(position, sub, handler, exc)
+        except BaseException as exc:
+            if _stray_cancel(exc):
+                self._fail(position, sub, handler, HandlerCancelledError(sub.name, exc))
+            elif isinstance(exc, anyio.get_cancelled_exc_class()):
+                raise
+            else:
+                self.fatal = exc
+                raise _AbortError from None
+
+    def _raise_fatal(self) -> None:
+        if self.fatal is not None:
+            raise self.fatal from None
+
+    async def run_on_asyncio(self, targets: Targets) -> None:
+        """Start the handlers in one ``asyncio.TaskGroup``; tasks start in creation order,
+        and a sync handler after concurrent ones waits until they have started."""
+        started = True
+        try:
+            async with asyncio.TaskGroup() as group:
+                for position, (sub, handler) in enumerate(targets):
+                    if self._concurrent(sub):
+                        group.create_task(self.run(position, sub, handler))
+                        started = False
+                        continue
+                    if not started:
+                        await asyncio.sleep(0)
+                        started = True
+                    self.call(position, sub, handler)
+        except BaseExceptionGroup:
+            self._raise_fatal()
+            raise
+
+    async def run_on_trio(self, targets: Targets) -> None:
+        """Start the handlers in one trio nursery. Trio runs new tasks in any order, so each
+        waits for the one before it to have started."""
+        import trio
+
+        previous: trio.Event | None = None
+        try:
+            async with trio.open_nursery() as nursery:
+                for position, (sub, handler) in enumerate(targets):
+                    if self._concurrent(sub):
+                        turn = trio.Event()
+                        nursery.start_soon(
+                            self._run_in_turn, previous, turn, position, sub, handler
+                        )
+                        previous = turn
+                        continue
+                    if previous is not None:
+                        await previous.wait()
+                        previous = None
+                    self.call(position, sub, handler)
+        except BaseExceptionGroup:
+            self._raise_fatal()
+            raise
+
+    async def _run_in_turn(
+        self, previous: Any, turn: Any, position: int, sub: Subscription, handler: Handler
+    ) -> None:
+        if previous is not None:
+            await previous.wait()
+        # The next handler's task wakes now but runs only once this one first suspends.
+        turn.set()
+        await self.run(position, sub, handler)

@@ -11,6 +11,7 @@ The tree::
     ├── DuplicateHandlerNameError (ValueError)  an explicit ``name=`` is already in use
     ├── AsyncHandlersInSyncPublishError (RuntimeError)
     │                                         ``publish`` met async handlers inside a running loop
+    ├── HandlerCancelledError (RuntimeError)  a handler raised CancelledError on its own
     ├── PublishError (ExceptionGroup)         one or more handlers raised
     └── StoreFileMissingError (RuntimeError)  a durable store's SQLite file vanished
 
@@ -145,6 +146,25 @@ class AsyncHandlersInSyncPublishError(EventBusError, RuntimeError):
             f"{event_type!r} matched async handlers ({', '.join(self.handlers)}) but publish() "
             "was called inside a running event loop; use 'await bus.publish_async(...)' there"
         )
+
+
+class HandlerCancelledError(EventBusError, RuntimeError):
+    """A handler raised ``asyncio.CancelledError`` although nothing was cancelling its publish.
+
+    Recorded as that handler's failure (its ``__cause__`` is the ``CancelledError``); the
+    other handlers of the publish ran to completion.
+
+    :ivar name: the subscription name of the handler
+    """
+
+    def __init__(self, name: str, cancelled: BaseException) -> None:
+        self.name = name
+        super().__init__(
+            f"handler {name} raised {type(cancelled).__name__} while its publish was not being "
+            "cancelled; a handler that cancels work it started should catch the cancellation "
+            "of that work instead of letting it escape"
+        )
+        self.__cause__ = cancelled
 
 
 class PublishError(EventBusError, ExceptionGroup):

@@ -54,7 +54,8 @@ class Registry:
     """Maps event types to typed classes; unknown types map to ``None`` (plain :class:`Event`)."""
 
     def __init__(self) -> None:
-        self._exact: dict[str, EventClass] = {}
+        #: the classes registered for exact types (read-only outside this class)
+        self.exact: dict[str, EventClass] = {}
         self._patterns: list[_Entry] = []
         self._seq = 0
 
@@ -71,12 +72,12 @@ class Registry:
             if is_wildcard(pattern):
                 self._patterns.append(_Entry(pattern, cls, self._seq))
             else:
-                self._exact[pattern] = cls
+                self.exact[pattern] = cls
 
     def _check(self, pattern: str, cls: EventClass) -> None:
         if is_wildcard(pattern):
             match = compile_pattern(pattern)
-            for event_type, member in self._exact.items():
+            for event_type, member in self.exact.items():
                 if match(event_type) and not issubclass(member, cls):
                     raise EventClassConflictError(member, cls, event_type)
             return
@@ -86,14 +87,23 @@ class Registry:
 
     def class_for(self, event_type: str) -> EventClass | None:
         """The class registered for ``event_type``, or ``None`` when no registration covers it."""
-        found = self._exact.get(event_type)
+        found = self.exact.get(event_type)
         if found is not None:
             return found
         matches = [entry for entry in self._patterns if entry.match(event_type)]
         return max(matches, key=lambda entry: entry.rank).cls if matches else None
 
+    def literals(self) -> set[str]:
+        """The literal segments of the registered patterns (families)."""
+        return {
+            segment
+            for entry in self._patterns
+            for segment in entry.pattern.split(".")
+            if segment not in ("*", "**")
+        }
+
     @property
     def classes(self) -> tuple[EventClass, ...]:
         """Every registered class, once each."""
-        found = [*self._exact.values(), *(entry.cls for entry in self._patterns)]
+        found = [*self.exact.values(), *(entry.cls for entry in self._patterns)]
         return tuple(dict.fromkeys(found))

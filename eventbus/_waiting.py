@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -13,6 +14,9 @@ import anyio.lowlevel
 
 from ._envelope import Event
 from ._loop import in_event_loop
+from ._middleware import PublishCall
+from ._registry import declared_types
+from ._topics import compile_pattern
 
 if TYPE_CHECKING:
     from ._bus import EventBus, Pattern
@@ -27,7 +31,10 @@ async def wait_for_event(
 ) -> Event[Any]:
     """Return the next event matching ``pattern`` (and ``where``) published on ``bus``.
 
-    The event may be published from this task's loop or from any other thread.
+    The event may be published from this task's loop or from any other thread. The waiter
+    watches publishes (``bus.use(..., on="publish")``): it is not a subscription, so it is
+    never counted in a publish's result nor listed in ``bus.subscriptions``. Waiting for a
+    typed class registers it, as subscribing to it would.
 
     :raises TimeoutError: none arrived within ``timeout`` seconds
     :raises Exception: whatever ``where`` raised (the publish itself is not affected)
@@ -38,6 +45,12 @@ async def wait_for_event(
     loop_thread = threading.get_ident()
     token = anyio.lowlevel.current_token()
     closed = False
+    match = _matcher(bus, pattern)
+
+    def watch(call: PublishCall) -> AbstractContextManager[object]:
+        if match(call.event):
+            catch(call.event)
+        return nullcontext()
 
     def catch(event: Event[Any]) -> None:
         # A publish already under way in another thread may call this after the wait ended.
@@ -62,14 +75,26 @@ async def wait_for_event(
         with contextlib.suppress(anyio.RunFinishedError):  # the waiting loop is gone
             anyio.from_thread.run_sync(arrived.set, token=token)
 
-    with bus.subscribe(pattern, catch):
-        try:
-            with anyio.move_on_after(timeout):
-                await arrived.wait()
-        finally:
-            closed = True
+    stop = bus.use(watch, on="publish")
+    try:
+        with anyio.move_on_after(timeout):
+            await arrived.wait()
+    finally:
+        closed = True
+        stop()
     if problems:
         raise problems[0]
     if not found:
         raise TimeoutError(f"no event matching {pattern!r} was published within {timeout} s")
     return found[0]
+
+
+def _matcher(bus: EventBus, pattern: Pattern) -> Callable[[Event[Any]], bool]:
+    """What a waited-for event must satisfy: its type matches, and it is of the class."""
+    if isinstance(pattern, str):
+        match_type = compile_pattern(pattern)
+        return lambda event: match_type(event.type)
+    bus.register(pattern)
+    types = declared_types(pattern)
+    tests = [compile_pattern(one) for one in types]
+    return lambda event: isinstance(event, pattern) and any(test(event.type) for test in tests)

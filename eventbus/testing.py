@@ -1,7 +1,8 @@
 """Helpers for testing code that publishes or handles events.
 
 ``capture`` records what is published on a bus while a block runs; ``EventBus.wait_for``
-(on the bus itself) awaits the next matching event.
+(on the bus itself) awaits the next matching event. Both watch publishes through
+``bus.use(..., on="publish")``, so the code under test is delivered exactly as in production.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 
 from ._bus import ALL, EventBus
 from ._envelope import Event
+from ._middleware import PublishCall
 from ._result import PublishResult
 from ._topics import compile_pattern
 
@@ -33,16 +35,22 @@ class Captured:
         self.results: list[PublishResult] = []
         self._match = match
         self._lock = threading.Lock()
+        self._open = True
 
-    def published(self, event: Event[Any]) -> None:
-        if self._match(event.type):
-            with self._lock:
-                self.events.append(event)
-
-    def finished(self, result: PublishResult) -> None:
-        if self._match(result.event.type):
-            with self._lock:
-                self.results.append(result)
+    @contextmanager
+    def _record(self, call: PublishCall) -> Iterator[None]:
+        """The publish middleware: the event as the publish starts, its result as it ends."""
+        if not self._match(call.event.type):
+            yield
+            return
+        with self._lock:
+            self.events.append(call.event)
+        try:
+            yield
+        finally:
+            if call.result is not None and self._open:
+                with self._lock:
+                    self.results.append(call.result)
 
     @property
     def types(self) -> list[str]:
@@ -71,8 +79,9 @@ def capture(bus: EventBus, pattern: str = ALL) -> Iterator[Captured]:
     :raises InvalidPatternError: the pattern is malformed
     """
     captured = Captured(compile_pattern(pattern))
-    stop = bus._observe(captured)
+    stop = bus.use(captured._record, on="publish")
     try:
         yield captured
     finally:
         stop()
+        captured._open = False

@@ -6,11 +6,13 @@ class broke (to ``Any`` included), the ``assert_type`` lines below would fail un
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import ClassVar, Literal, assert_type
 
 from pydantic import BaseModel
 
-from eventbus import Event, EventBus, paymentkit
+from eventbus import Event, EventBus, HandlerCall, PublishCall, PublishResult, paymentkit
 
 
 class Invoice(BaseModel):
@@ -74,3 +76,33 @@ def fulfil(event: paymentkit.PaymentIntentSucceeded) -> None:
 @bus.on(paymentkit.ManualNotification)
 def notify(event: paymentkit.ManualNotification) -> None:
     assert_type(event.data.object.data.user_did, str | None)
+
+
+# ``on(cls)`` checks the handler's parameter as ``subscribe(cls, handler)`` does: a handler
+# for another class is an error (``warn_unused_ignores`` would flag this line if mypy
+# stopped reporting it).
+@bus.on(InvoicePaid)  # type: ignore[arg-type]
+def mismatched(event: paymentkit.PaymentIntentSucceeded) -> None: ...
+
+
+assert_type(record_payment, Callable[[InvoicePaid], None])
+
+
+# Middleware is checked against where it goes: a handler middleware takes a HandlerCall, a
+# publish middleware a PublishCall.
+@contextmanager
+def log_handler_calls(call: HandlerCall) -> Iterator[None]:
+    assert_type(call.subscription.name, str)
+    yield
+
+
+@contextmanager
+def log_publishes(call: PublishCall) -> Iterator[None]:
+    yield
+    assert_type(call.result, PublishResult | None)
+
+
+remove_handler_middleware = bus.use(log_handler_calls)
+remove_publish_middleware = bus.use(log_publishes, on="publish")
+assert_type(remove_publish_middleware, Callable[[], None])
+bus.use(log_publishes)  # type: ignore[arg-type]

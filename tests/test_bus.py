@@ -906,3 +906,130 @@ def test_handlers_for_lists_the_route_in_delivery_order(bus: EventBus) -> None:
     assert bus.handlers_for("a.b") == (high, low)
     with pytest.raises(ValueError, match="segment 2"):
         bus.handlers_for("a..b")
+
+
+# -- issue 10: unsubscribe by handler (bug 5), on(weak=) and signature checks (bug 6) --------
+
+
+def test_unsubscribe_by_handler_ends_each_of_its_subscriptions(bus: EventBus) -> None:
+    got: list[str] = []
+
+    def handler(event: Event[Any]) -> None:
+        got.append(event.type)
+
+    other = bus.subscribe("a.b", lambda event: got.append("other"))
+    bus.subscribe("a.b", handler)
+    bus.subscribe("a.*", handler)
+    assert bus.unsubscribe(handler) == 2
+    assert bus.unsubscribe(handler) == 0
+    bus.publish("a.b")
+    assert got == ["other"]
+    assert bus.subscriptions == (other,)
+
+
+def test_unsubscribe_a_bound_method_by_an_equal_one(bus: EventBus) -> None:
+    class Listener:
+        def __init__(self) -> None:
+            self.seen = 0
+
+        def on_event(self, event: Event[Any]) -> None:
+            self.seen += 1
+
+    listener = Listener()
+    bus.subscribe("a.b", listener.on_event)
+    assert bus.unsubscribe(listener.on_event) == 1  # a new bound method object, equal
+    bus.publish("a.b")
+    assert listener.seen == 0
+
+
+def test_unsubscribe_returns_how_many_ended(bus: EventBus) -> None:
+    sub = bus.subscribe("a.b", lambda event: None)
+    assert bus.unsubscribe(sub) == 1
+    assert bus.unsubscribe(sub) == 0
+    once = bus.subscribe("a.b", lambda event: None, once=True)
+    bus.publish("a.b")
+    assert bus.unsubscribe(once) == 0
+
+
+def test_unsubscribe_refuses_a_pattern_and_other_things(bus: EventBus) -> None:
+    bus.subscribe("a.b", lambda event: None)
+    with pytest.raises(TypeError, match="Subscription or a handler"):
+        bus.unsubscribe("a.b")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="Subscription or a handler"):
+        bus.unsubscribe(42)  # type: ignore[arg-type]
+    assert len(bus.subscriptions) == 1
+
+
+def test_unsubscribe_refuses_a_subscription_of_another_bus(bus: EventBus) -> None:
+    other = EventBus()
+    sub = other.subscribe("a.b", lambda event: None)
+    with pytest.raises(ValueError, match="another bus"):
+        bus.unsubscribe(sub)
+    assert sub.active
+
+
+def test_on_takes_weak(bus: EventBus) -> None:
+    def make() -> None:
+        @bus.on("a.b", weak=True)
+        def handler(event: Event[Any]) -> None:
+            raise AssertionError("collected handlers are not called")
+
+    make()
+    gc.collect()
+    assert bus.publish("a.b").handled == 0
+    assert bus.subscriptions == ()
+
+
+def test_a_subscription_does_not_keep_its_bus_alive() -> None:
+    import weakref
+
+    bus = EventBus()
+    sub = bus.subscribe("a.b", lambda event: None)
+    ref = weakref.ref(bus)
+    del bus
+    gc.collect()
+    assert ref() is None
+    assert not sub.active
+    sub.unsubscribe()  # nothing left to end it on: does nothing
+
+
+@pytest.mark.parametrize(
+    "handler",
+    [lambda: None, lambda a, b: None, lambda *, event: None, lambda a, b, *rest: None],
+    ids=["none", "two", "keyword-only", "two-and-rest"],
+)
+def test_a_handler_that_cannot_take_the_event_is_refused_at_subscribe(
+    bus: EventBus, handler: Any
+) -> None:
+    with pytest.raises(TypeError, match="one positional argument"):
+        bus.subscribe("a.b", handler)
+    with pytest.raises(TypeError, match="one positional argument"):
+        bus.on("a.b")(handler)
+    assert bus.subscriptions == ()
+
+
+@pytest.mark.parametrize(
+    "handler",
+    [lambda a, b=1: None, lambda *args: None, lambda a, *, b=2: None, print, dict],
+    ids=["default", "varargs", "keyword-default", "builtin", "no-signature"],
+)
+def test_handlers_callable_with_one_argument_are_accepted(bus: EventBus, handler: Any) -> None:
+    bus.subscribe("a.b", handler)
+    assert len(bus.subscriptions) == 1
+
+
+def test_skip_leaves_out_once_and_weak_subscriptions_by_name(bus: EventBus) -> None:
+    got: list[str] = []
+
+    def weak_handler(event: Event[Any]) -> None:
+        got.append("weak")
+
+    bus.subscribe("a.b", weak_handler, weak=True, name="weak")
+    once = bus.subscribe("a.b", lambda event: got.append("once"), once=True, name="once")
+    result = bus.publish("a.b", skip={"once"})
+    assert [sub.name for sub in result.called] == ["weak"]
+    assert once.active  # skipped, so not delivered, so not ended
+    assert once.handler is not None
+    assert bus.publish("a.b", skip={"weak"}).handled == 1
+    assert got == ["weak", "once"]
+    assert not once.active

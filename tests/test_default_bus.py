@@ -174,3 +174,33 @@ def test_use_bus_isolates_subscriptions() -> None:
         eventbus.subscribe("test.isolated", lambda event: calls.append("inside"))
     assert eventbus.publish("test.isolated").handled == 0
     assert calls == []
+
+
+def test_module_on_takes_weak() -> None:
+    """eventbus.on(..., weak=True) holds the handler weakly, as bus.on does."""
+    import gc
+
+    with eventbus.use_bus(EventBus()) as bus:
+
+        def make() -> None:
+            @eventbus.on("test.default.weak", weak=True)
+            def handler(event: object) -> None:
+                raise AssertionError("collected")
+
+        make()
+        gc.collect()
+        assert bus.subscriptions == ()
+
+
+def test_module_publish_takes_skip() -> None:
+    """eventbus.publish and publish_async pass skip= on to the default bus."""
+    with eventbus.use_bus(EventBus()) as bus:
+        got: list[str] = []
+        bus.subscribe("test.default.skip", lambda event: got.append("a"), name="a")
+        bus.subscribe("test.default.skip", lambda event: got.append("b"), name="b")
+        assert eventbus.publish("test.default.skip", skip={"a"}).handled == 1
+        import anyio
+
+        result = anyio.run(lambda: eventbus.publish_async("test.default.skip", skip={"b"}))
+        assert result.handled == 1
+        assert got == ["b", "a"]

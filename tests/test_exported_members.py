@@ -11,17 +11,22 @@ import eventbus
 CONTRACT = [
     "Event",
     "EventBus",
+    "HandlerCall",
     "HandlerFailure",
     "InvalidPatternError",
+    "PublishCall",
     "PublishError",
     "PublishResult",
     "Subscription",
+    "compile_pattern",
     "default_bus",
+    "matches",
     "on",
     "publish",
     "publish_async",
     "subscribe",
     "use_bus",
+    "validate_event_type",
 ]
 
 
@@ -59,6 +64,9 @@ def test_contract_name_is_exported(name: str) -> None:
         pytest.param("InvalidEventTypeError", ValueError, id="InvalidEventTypeError-ValueError"),
         pytest.param("PublishError", ExceptionGroup, id="PublishError-ExceptionGroup"),
         pytest.param(
+            "HandlerCancelledError", RuntimeError, id="HandlerCancelledError-RuntimeError"
+        ),
+        pytest.param(
             "DuplicateHandlerNameError", ValueError, id="DuplicateHandlerNameError-ValueError"
         ),
         pytest.param(
@@ -73,3 +81,10 @@ def test_exceptions_subclass_builtins(name: str, base: type[BaseException]) -> N
     exc_type = getattr(eventbus, name)
     assert issubclass(exc_type, eventbus.EventBusError)
     assert issubclass(exc_type, base)
+
+
+def test_otel_exports_instrument() -> None:
+    """eventbus.otel exposes instrument (and the traceparent helper), sorted."""
+    import eventbus.otel
+
+    assert eventbus.otel.__all__ == ["current_traceparent", "instrument"]

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
+from collections.abc import Iterator
 from typing import Any, Literal
 
 import anyio
 import anyio.to_thread
 import pytest
 
-from eventbus import Event, EventBus, InvalidPatternError
+from eventbus import Event, EventBus, InvalidPatternError, PublishCall
 from eventbus.testing import capture
 
 
@@ -161,17 +163,19 @@ def test_capture_skips_publishes_that_failed_validation(bus: EventBus) -> None:
 
 @pytest.mark.parametrize("backend", ["asyncio", "trio"])
 def test_wait_for_that_ended_leaves_a_late_publish_clean(bus: EventBus, backend: str) -> None:
-    """A publish in another thread reaching wait_for's catcher after the waiting loop ended
+    """A publish in another thread reaching wait_for's watcher after the waiting loop ended
     records no failure."""
     gate = threading.Event()
     reached = threading.Event()
     results: list[Any] = []
 
-    def hold(event: Event[Any]) -> None:
+    @contextlib.contextmanager
+    def hold(call: PublishCall) -> Iterator[None]:  # outermost: entered before the waiter's
         reached.set()
         gate.wait(5)
+        yield
 
-    bus.subscribe("x", hold, priority=10)
+    bus.use(hold, on="publish")
     thread = threading.Thread(target=lambda: results.append(bus.publish("x")))
 
     async def main() -> None:
@@ -245,3 +249,57 @@ def test_wait_for_woken_by_a_publisher_running_its_own_loop(bus: EventBus, backe
     anyio.run(main, backend=backend)
     assert [event.type for event in found] == ["a.b"]
     assert results[0].errors == []
+
+
+@pytest.mark.anyio
+async def test_a_waiter_is_not_a_subscription(bus: EventBus) -> None:
+    """Bug 4: wait_for is neither counted in the result nor listed in bus.subscriptions."""
+    results: list[Any] = []
+
+    async def publish_later() -> None:
+        await anyio.wait_all_tasks_blocked()
+        assert bus.subscriptions == ()
+        results.append(await bus.publish_async("order.created"))
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(publish_later)
+        event = await bus.wait_for("order.created", timeout=5)
+    assert results[0].handled == 0
+    assert results[0].called == ()
+    assert event is results[0].event
+
+
+@pytest.mark.anyio
+async def test_wait_for_a_typed_class_gets_an_instance_of_it(bus: EventBus) -> None:
+    class Paid(Event[dict[str, int]]):
+        type: Literal["invoice.paid"] = "invoice.paid"
+
+    async def publish_later() -> None:
+        await anyio.wait_all_tasks_blocked()
+        await bus.publish_async("invoice.created")
+        await bus.publish_async("invoice.paid", {"amount": 5})
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(publish_later)
+        event = await bus.wait_for(Paid, timeout=5)
+    assert isinstance(event, Paid)
+    assert event.data == {"amount": 5}
+
+
+def test_the_older_observer_hook_still_reports_each_publish(bus: EventBus) -> None:
+    """bus._observe (the private hook extensions used before bus.use) keeps working."""
+    seen: list[Any] = []
+
+    class Recorder:
+        def published(self, event: Event[Any]) -> None:
+            seen.append(("published", event.type))
+
+        def finished(self, result: Any) -> None:
+            seen.append(("finished", result.handled))
+
+    bus.subscribe("a.b", lambda event: None)
+    stop = bus._observe(Recorder())
+    bus.publish("a.b")
+    stop()
+    bus.publish("a.b")
+    assert seen == [("published", "a.b"), ("finished", 1)]

@@ -292,3 +292,156 @@ def test_public_matches_refuses_a_bad_pattern() -> None:
     """eventbus.matches raises InvalidPatternError for an invalid pattern."""
     with pytest.raises(eventbus.InvalidPatternError):
         eventbus.matches("a.b*", "a.b")
+
+
+# -- issue 10: linear matching (bug 7), the route cache (bug 8), the segment index ----------
+
+
+def count_comparisons(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Count the segments compiled patterns compare (the unit of matching work)."""
+    import eventbus._topics as topics
+
+    compared = [0]
+    fits = topics._fits
+
+    def counting(chunk: list[str], parts: list[str], start: int) -> bool:
+        compared[0] += len(chunk) or 1
+        return fits(chunk, parts, start)
+
+    monkeypatch.setattr(topics, "_fits", counting)
+    return compared
+
+
+def test_consecutive_double_stars_match_in_linear_work(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Bug 7: `**.**.**.**.**.nomatch` on an 80-segment type does about the work of
+    `**.nomatch`, instead of backtracking through every split of the type."""
+    event_type = ".".join(f"s{i}" for i in range(80))
+    compared = count_comparisons(monkeypatch)
+    compile_pattern.cache_clear()
+    assert compile_pattern("**.nomatch")(event_type) is False
+    simple = compared[0]
+    compared[0] = 0
+    assert compile_pattern("**.**.**.**.**.nomatch")(event_type) is False
+    assert compared[0] <= 2 * simple
+    compared[0] = 0
+    assert compile_pattern("**.s1.**.s3.**.s5.**.nomatch")(event_type) is False
+    assert compared[0] <= 4 * 80
+
+
+def test_exact_types_compile_no_regex(monkeypatch: pytest.MonkeyPatch) -> None:
+    import eventbus._topics as topics
+
+    compiled: list[str] = []
+    monkeypatch.setattr(topics.re, "compile", lambda *a, **k: compiled.append(a[0]))
+    compile_pattern.cache_clear()
+    assert compile_pattern("invoice.paid")("invoice.paid") is True
+    assert compile_pattern("invoice.paid")("invoice.paid.x") is False
+    assert compile_pattern("invoice.*")("invoice.paid") is True
+    assert compile_pattern("invoice.**")("invoice") is True
+    assert compiled == []
+
+
+@given(
+    patterns=st.lists(PATTERN_SEGMENTS, min_size=1, max_size=6),
+    segments=TYPE_SEGMENTS,
+)
+def test_the_bus_routes_like_the_reference(patterns: list[list[str]], segments: list[str]) -> None:
+    """The segment index finds exactly the subscriptions whose pattern matches, in order."""
+    bus = EventBus()
+    subs = [bus.subscribe(".".join(p), lambda event: None) for p in patterns]
+    expected = [sub for sub, p in zip(subs, patterns, strict=True) if reference_match(p, segments)]
+    assert bus.handlers_for(".".join(segments)) == tuple(expected)
+    for sub in subs[::2]:
+        sub.unsubscribe()
+    left = [sub for sub in expected if sub.active]
+    assert bus.handlers_for(".".join(segments)) == tuple(left)
+
+
+def test_subscribing_recomputes_only_the_routes_it_changes(bus: EventBus) -> None:
+    """Bug 8: a subscribe or unsubscribe drops only the cached routes it can affect."""
+    bus.subscribe("a.b", lambda event: None)
+    bus.subscribe("c.*", lambda event: None)
+    for event_type in ("a.b", "c.d", "e.f"):
+        bus.publish(event_type)
+    before = dict(bus._routes)
+    sub = bus.subscribe("c.*", lambda event: None)
+    assert bus._routes.keys() == {"a.b", "e.f"}
+    assert all(bus._routes[t] is before[t] for t in ("a.b", "e.f"))
+    bus.publish("c.d")
+    sub.unsubscribe()
+    assert "c.d" not in bus._routes
+    bus.subscribe("a.b", lambda event: None)
+    assert bus._routes.keys() == {"e.f"}
+
+
+def test_a_type_in_steady_use_stays_cached_past_the_limit(bus: EventBus) -> None:
+    """Bug 8: new types passing through do not push out a type published all along."""
+    from eventbus._routing import MAX_ROUTES
+
+    bus.subscribe("hot.type", lambda event: None)
+    bus.subscribe("**", lambda event: None)
+    hot = bus.build("hot.type")
+    bus.publish(hot)
+    route = bus._routes["hot.type"]
+    for i in range(3 * MAX_ROUTES):
+        bus.publish(f"new.t{i}")
+        if i % 100 == 0:
+            bus.publish(hot)
+    assert len(bus._routes) <= MAX_ROUTES
+    bus.publish(hot)
+    assert bus._routes["hot.type"] is route  # never recomputed
+
+
+def test_valid_types_in_steady_use_stay_known(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Bug 8: the cache of valid types keeps a type in steady use, and stays bounded."""
+    import eventbus._topics as topics
+
+    checked: list[str] = []
+    fullmatch = topics._VALID_TYPE.fullmatch
+
+    class Counting:
+        def fullmatch(self, text: str) -> object:
+            checked.append(text)
+            return fullmatch(text)
+
+    monkeypatch.setattr(topics, "_VALID_TYPE", Counting())
+    validate_event_type("hot.type")
+    for i in range(3 * topics._MAX_VALID_TYPES):
+        validate_event_type(f"other.t{i}")
+        if i % 100 == 0:
+            validate_event_type("hot.type")
+    assert len(topics._valid_types) <= topics._MAX_VALID_TYPES
+    assert checked.count("hot.type") == 1
+
+
+def test_non_ascii_letters_are_refused() -> None:
+    """Bug 9: only ASCII letters make a type (the README says so)."""
+    with pytest.raises(InvalidEventTypeError, match="segment 1"):
+        validate_event_type("café.paid")
+    with pytest.raises(InvalidPatternError, match="segment 2"):
+        compile_pattern("invoice.payé")
+
+
+def test_family_classes_route_by_shape_with_their_literals(
+    bus: EventBus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Types without exact subscriptions share routes by shape; a registered family's
+    literal segments count in the shape, so each type still gets its own class."""
+    from typing import ClassVar
+
+    import eventbus._routing as routing
+
+    class Family(Event[dict[str, int]]):
+        event_pattern: ClassVar[str] = "customer.subscription.*"
+
+    monkeypatch.setattr(routing, "MAX_ROUTES", 2)  # shapes forgotten and recomputed too
+    bus.register(Family)
+    seen: list[type] = []
+    bus.subscribe("**", lambda event: seen.append(type(event)))
+    for _ in range(2):
+        bus.publish("customer.subscription.created", {"n": 1})
+        bus.publish("invoice.created")
+        bus.publish("customer.created")
+        bus.publish("a.b.c.d")
+    assert seen == [Family, Event, Event, Event] * 2
+    assert bus.event_class_for("customer.subscription.renewed") is Family

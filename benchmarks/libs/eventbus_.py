@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import importlib
+import itertools
+from contextlib import nullcontext
 from typing import Any
 
 from eventbus import EventBus
 
 from .. import _payload as payload
-from .._core import S3_PUBLISHED, S3_SIZES, Bench, Contender, Kit, s3_types
+from .._core import MANY_TYPES, S3_PUBLISHED, S3_SIZES, Bench, Contender, Kit, s3_types
+
+#: Numbers for type names never used before in this process, across samples and benches.
+_fresh = itertools.count()
 
 
 def _sync(count: int, event_type: str = "bench.s1") -> Any:
@@ -26,6 +31,80 @@ def _sync(count: int, event_type: str = "bench.s1") -> Any:
         return Bench(run, call="bus.publish(event)")
 
     return factory
+
+
+def _s1_middleware(kit: Kit) -> Bench:
+    bus = EventBus()
+    bus.subscribe("bench.s1", kit.handler())
+    entered = nullcontext()
+    bus.use(lambda call: entered)
+    event = bus.build("bench.s1", {"n": 1})
+    publish = bus.publish
+
+    def run(n: int) -> None:
+        for _ in range(n):
+            publish(event)
+
+    return Bench(run, call="bus.publish(event), bus.use(lambda call: nullcontext())")
+
+
+def _s7_bus(kit: Kit) -> EventBus:
+    bus = EventBus()
+    for i in range(10):
+        bus.subscribe(f"ns.e{i}.evt", kit.handler(f"h{i}"))
+    bus.subscribe("ns.*.evt", kit.handler("star"))
+    bus.subscribe("**", kit.handler("everything"))
+    return bus
+
+
+def _s7(kit: Kit) -> Bench:
+    bus = _s7_bus(kit)
+    events: list[Any] = []
+    publish = bus.publish
+
+    def prepare(n: int) -> None:
+        events[:] = [bus.build(f"ns.t{next(_fresh)}.evt", {"n": 1}) for _ in range(n)]
+
+    def run(n: int) -> None:
+        for event in events[:n]:
+            publish(event)
+
+    return Bench(run, call="bus.publish(event), a new type each", prepare=prepare, batch=MANY_TYPES)
+
+
+def _s7_cached(kit: Kit) -> Bench:
+    bus = _s7_bus(kit)
+    event = bus.build("ns.e0.evt", {"n": 1})
+    publish = bus.publish
+
+    def run(n: int) -> None:
+        for _ in range(n):
+            publish(event)
+
+    return Bench(run, call="bus.publish(event)")
+
+
+def _subscribe_many(kit: Kit) -> Bench:
+    handler = kit.handler()
+    state: dict[str, Any] = {}
+
+    def prepare(n: int) -> None:
+        state["bus"] = EventBus()
+        state["types"] = [f"sub.t{next(_fresh)}" for _ in range(n)]
+
+    def run(n: int) -> None:
+        subscribe = state["bus"].subscribe
+        for event_type in state["types"][:n]:
+            subscribe(event_type, handler)
+
+    def close() -> None:  # the check that every subscription was made
+        made = len(state["bus"].subscriptions)
+        if made != len(state["types"]):
+            raise RuntimeError(f"{made} subscriptions, expected {len(state['types'])}")
+
+    return Bench(
+        run, call="bus.subscribe(type, handler)", prepare=prepare, close=close, batch=MANY_TYPES
+    )
 
 
 def _s3(size: int) -> Any:
@@ -117,6 +196,10 @@ _BENCHES: dict[str, Any] = {
     "S4 trio": _async("trio", 1, sleep=False),
     "S4c asyncio": _async("asyncio", 10, sleep=True),
     "S4c trio": _async("trio", 10, sleep=True),
+    "S1-mw": _s1_middleware,
+    "S7": _s7,
+    "S7-cached": _s7_cached,
+    "SUB": _subscribe_many,
     "S5": _s5,
 }
 if not _MISSING:

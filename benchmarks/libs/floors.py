@@ -1,7 +1,10 @@
 """The physical floors, timed in the same run as the libraries (issue 7).
 
 - S1: a direct call ``f(x)``; S2: a loop over 10 functions;
-- S4: ``await f(x)``; S4c: an anyio task group starting the 10 handlers;
+- S4: ``await f(x)``; S4c: an anyio task group starting the 10 handlers, and the "native
+  floor": the running backend's own primitive (an ``asyncio.TaskGroup``, a trio nursery) with
+  what eventbus promises (ordered start, each handler's exception caught, a context variable
+  set around the delivery);
 - S5: constructing a frozen pydantic model shaped like the envelope, from values already typed
   (id, type, aware datetime, data), so no id or clock is paid for;
 - S6: ``hmac`` (Standard Webhooks: HMAC-SHA256, base64, constant-time compare) plus
@@ -10,7 +13,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextvars
 import hashlib
 import hmac
 import json
@@ -18,6 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import anyio
+import trio
 from pydantic import BaseModel, ConfigDict
 
 from .. import _payload as payload
@@ -78,6 +84,64 @@ def _task_group(backend: Any) -> Any:
     return factory
 
 
+_current: contextvars.ContextVar[object] = contextvars.ContextVar("floor_current")
+
+
+async def _guarded(f: Any, x: object, failures: list[Exception]) -> None:
+    try:
+        await f(x)
+    except Exception as exc:
+        failures.append(exc)
+
+
+def _native_asyncio(kit: Kit) -> Bench:
+    functions = [kit.async_handler(f"h{i}", sleep=True) for i in range(10)]
+    x = object()
+
+    async def run(n: int) -> None:
+        for _ in range(n):
+            failures: list[Exception] = []
+            token = _current.set(x)
+            try:
+                async with asyncio.TaskGroup() as group:  # starts tasks in creation order
+                    for f in functions:
+                        group.create_task(_guarded(f, x, failures))
+            finally:
+                _current.reset(token)
+
+    return Bench(run, "asyncio", call="asyncio.TaskGroup, guarded tasks, context set")
+
+
+async def _in_turn(
+    previous: trio.Event | None, turn: trio.Event, f: Any, x: object, failures: list[Exception]
+) -> None:
+    if previous is not None:
+        await previous.wait()
+    turn.set()
+    await _guarded(f, x, failures)
+
+
+def _native_trio(kit: Kit) -> Bench:
+    functions = [kit.async_handler(f"h{i}", sleep=True) for i in range(10)]
+    x = object()
+
+    async def run(n: int) -> None:
+        for _ in range(n):
+            failures: list[Exception] = []
+            token = _current.set(x)
+            try:
+                previous = None
+                async with trio.open_nursery() as nursery:
+                    for f in functions:  # trio runs new tasks in any order: each waits its turn
+                        turn = trio.Event()
+                        nursery.start_soon(_in_turn, previous, turn, f, x, failures)
+                        previous = turn
+            finally:
+                _current.reset(token)
+
+    return Bench(run, "trio", call="trio nursery, tasks started in turn, guarded, context set")
+
+
 class _Envelope(BaseModel):
     model_config = ConfigDict(frozen=True, extra="allow")
 
@@ -134,5 +198,12 @@ CONTENDERS = [
         },
         floor=True,
         normal=False,
-    )
+    ),
+    Contender(
+        "native floor",
+        None,
+        {"S4c asyncio": _native_asyncio, "S4c trio": _native_trio},
+        floor=True,
+        normal=False,
+    ),
 ]

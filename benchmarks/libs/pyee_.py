@@ -13,7 +13,7 @@ from pyee import EventEmitter
 from pyee.asyncio import AsyncIOEventEmitter
 from pyee.trio import TrioEventEmitter
 
-from .._core import Bench, Contender, Kit
+from .._core import MANY_TYPES, Bench, Contender, Kit
 
 
 def _sync(count: int) -> Any:
@@ -70,6 +70,29 @@ def _trio(count: int, *, sleep: bool) -> Any:
     return factory
 
 
+def _subscribe_many(kit: Kit) -> Bench:
+    handler = kit.handler()
+    state: dict[str, Any] = {}
+
+    def prepare(n: int) -> None:
+        state["emitter"] = EventEmitter()
+        state["types"] = [f"sub.t{i}" for i in range(n)]
+
+    def run(n: int) -> None:
+        on = state["emitter"].on
+        for event_type in state["types"][:n]:
+            on(event_type, handler)
+
+    def close() -> None:
+        made = len(state["emitter"].event_names())
+        if made != len(state["types"]):
+            raise RuntimeError(f"{made} event names, expected {len(state['types'])}")
+
+    return Bench(
+        run, call="emitter.on(type, handler)", prepare=prepare, close=close, batch=MANY_TYPES
+    )
+
+
 CONTENDERS = [
     Contender(
         "pyee",
@@ -81,6 +104,7 @@ CONTENDERS = [
             "S4 trio": _trio(1, sleep=False),
             "S4c asyncio": _asyncio(10, sleep=True),
             "S4c trio": _trio(10, sleep=True),
+            "SUB": _subscribe_many,
         },
         {
             "S3": "no wildcards",
