@@ -1,6 +1,6 @@
-"""Every exception eventbus raises, in one place.
+"""Every exception of the core, in one place, and the tree of all that eventbus raises.
 
-The tree::
+The tree (the opt-in packages keep theirs in their own errors module, named on the right)::
 
     EventBusError
     ├── InvalidPatternError (ValueError)      a subscription pattern is malformed
@@ -13,10 +13,18 @@ The tree::
     │                                         ``publish`` met async handlers inside a running loop
     ├── HandlerCancelledError (RuntimeError)  a handler raised CancelledError on its own
     ├── PublishError (ExceptionGroup)         one or more handlers raised
-    └── StoreFileMissingError (RuntimeError)  a durable store's SQLite file vanished
+    ├── StoreFileMissingError (RuntimeError)  a durable store's SQLite file vanished
+    ├── DeadLetterNotFoundError (LookupError)          eventbus.inbox
+    ├── NotificationFailedError (RuntimeError)         eventbus.paymentkit
+    ├── AsyncioRequiredError (RuntimeError)            eventbus.redis
+    └── WebhookError                                   eventbus.webhooks
+        ├── SignatureError (ValueError)       a delivery's signature did not verify
+        ├── EndpointURLError (ValueError)     an outgoing endpoint's URL is refused
+        │   └── UnsafeAddressError            ... because it reaches an internal address
+        ├── EndpointNotFoundError (LookupError)   no endpoint has that id
+        └── DeliveryNotFoundError (LookupError)   no delivery for that event and endpoint
 
 Each keeps the offending value as an attribute and says in its message what to do instead.
-The webhook exceptions live in :mod:`eventbus.webhooks`.
 """
 
 from __future__ import annotations
