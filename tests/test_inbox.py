@@ -315,6 +315,10 @@ class AsyncOnlyStore:
         self.calls.append("claim")
         return await self.inner.claim_async(key, handlers=handlers)
 
+    async def complete_async(self, claim: Any, handler: str, /) -> bool:
+        self.calls.append("complete")
+        return await self.inner.complete_async(claim, handler)
+
     async def settle_async(self, claim: Any, /, **outcome: Any) -> bool:
         self.calls.append("settle")
         return await self.inner.settle_async(claim, **outcome)

@@ -37,7 +37,7 @@ class RedisIdempotencyStore:
     :class:`~eventbus.inbox.AsyncIdempotencyStore` on Redis, shared by every process on
     every machine that reaches the server.
 
-    Claim, settle and revive are Lua scripts, so each is atomic on the server; leases are
+    Claim, complete, settle and revive are Lua scripts, so each is atomic on the server; leases are
     timed by the server's clock, and a settle is fenced by its claim's token, so a holder
     whose lease ran out cannot release or overwrite its successor's. Each event is one hash
     (``<prefix>:inbox:event:<id>``) that expires ``ttl`` seconds after its first claim;
@@ -103,6 +103,10 @@ class RedisIdempotencyStore:
         keys, args = self._settle_args(claim, completed, failed, dead_letter)
         return bool(self._script("settle")(keys, args))
 
+    def complete(self, claim: Claim, handler: str, /) -> bool:
+        """See :meth:`IdempotencyStore.complete`."""
+        return bool(self._script("complete")([self.key(claim.key)], [claim.token or "", handler]))
+
     def dead_letters(self) -> list[DeadLetter]:
         """See :meth:`IdempotencyStore.dead_letters`."""
         client = self._client()
@@ -148,6 +152,13 @@ class RedisIdempotencyStore:
             )
         keys, args = self._settle_args(claim, completed, failed, dead_letter)
         return bool(await self._ascripts["settle"](keys, args))
+
+    async def complete_async(self, claim: Claim, handler: str, /) -> bool:
+        """See :meth:`IdempotencyStore.complete`."""
+        if self._async is None:
+            return await anyio.to_thread.run_sync(self.complete, claim, handler)
+        keys, args = [self.key(claim.key)], [claim.token or "", handler]
+        return bool(await self._ascripts["complete"](keys, args))
 
     async def dead_letters_async(self) -> list[DeadLetter]:
         """See :meth:`IdempotencyStore.dead_letters`."""
