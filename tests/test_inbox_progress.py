@@ -8,13 +8,16 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from eventbus import Event, EventBus
+from eventbus import Event, EventBus, HandlerCall
 from eventbus.inbox import Claim, Inbox, MemoryIdempotencyStore, SqliteIdempotencyStore
 
 
@@ -35,7 +38,9 @@ class CountingStore(MemoryIdempotencyStore):
 
 
 def crashing_handlers(bus: EventBus, runs: Counter[str], crash_in: set[str]) -> None:
-    """ledger then mailer; mailer raises Crash while ``crash_in`` holds its name."""
+    """ledger then mailer; mailer raises Crash (once ledger returned: in worker threads the
+    two run at once) while ``crash_in`` holds its name."""
+    returned = threading.Event()
 
     def ledger(event: Event[Any]) -> None:
         runs["ledger"] += 1
@@ -43,10 +48,20 @@ def crashing_handlers(bus: EventBus, runs: Counter[str], crash_in: set[str]) -> 
     def mailer(event: Event[Any]) -> None:
         runs["mailer"] += 1
         if "mailer" in crash_in:
+            returned.wait(30)
             raise Crash
+
+    bus.use(lambda call: _set_when_ledger_returns(call, returned))
 
     bus.subscribe("order.*", ledger, name="ledger")
     bus.subscribe("order.*", mailer, name="mailer")
+
+
+@contextmanager
+def _set_when_ledger_returns(call: HandlerCall, returned: threading.Event) -> Iterator[None]:
+    yield
+    if call.subscription.name == "ledger":
+        returned.set()
 
 
 @pytest.fixture(params=["memory", "sqlite"])
@@ -87,8 +102,8 @@ async def test_a_crashed_async_delivery_keeps_the_handlers_that_returned(
 
 @pytest.mark.anyio
 async def test_one_handler_to_run_records_nothing_mid_attempt() -> None:
-    """A route with one handler (or one left to run) pays no write beyond the settle, and
-    plain publishes, before and after, record nothing."""
+    """A route with one handler pays no write beyond the settle, three handlers pay two
+    (the last to finish is the settle's), and plain publishes record nothing."""
     bus, store = EventBus(), CountingStore()
     bus.subscribe("order.*", lambda event: None, name="ledger")
     inbox = Inbox(bus, store)
@@ -96,8 +111,9 @@ async def test_one_handler_to_run_records_nothing_mid_attempt() -> None:
     assert inbox.deliver_sync(Event(id="evt_2", type="order.paid")).status == "handled"
     assert store.completions == []
     bus.subscribe("order.*", lambda event: None, name="mailer")
+    bus.subscribe("order.*", lambda event: None, name="audit")
     assert (await inbox.deliver(Event(id="evt_3", type="order.paid"))).status == "handled"
-    assert store.completions == ["ledger", "mailer"]
+    assert store.completions == ["ledger", "mailer"]  # the settle records audit, the last
     bus.publish(Event(id="evt_3", type="order.paid"))
     await bus.publish_async(Event(id="evt_4", type="order.paid"))
     assert store.completions == ["ledger", "mailer"]
@@ -109,6 +125,7 @@ def test_handlers_of_other_events_published_mid_delivery_are_not_recorded() -> N
     bus, store = EventBus(), CountingStore()
     bus.subscribe("order.paid", lambda event: bus.publish("order.noted"), name="ledger")
     bus.subscribe("order.paid", lambda event: None, name="mailer")
+    bus.subscribe("order.paid", lambda event: None, name="billing")
     bus.subscribe("order.noted", lambda event: None, name="audit")
     bus.subscribe("order.noted", lambda event: None, name="metrics")
     inbox = Inbox(bus, store)
@@ -121,7 +138,7 @@ def test_handlers_of_other_events_published_mid_delivery_are_not_recorded() -> N
 WORKER = """
 import sqlite3, sys, anyio, redis
 from pathlib import Path
-from eventbus import Event, EventBus
+from eventbus import Event, EventBus, HandlerCall
 from eventbus.inbox import Inbox, SqliteIdempotencyStore
 from eventbus.redis import RedisIdempotencyStore
 

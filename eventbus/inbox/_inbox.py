@@ -89,13 +89,14 @@ class Inbox:
     delivery; the ones that succeeded do not.
 
     When two or more handlers are to run, each success is recorded in the store as the
-    handler returns (:meth:`IdempotencyStore.complete`, fenced by the claim), so a process
+    handler returns (:meth:`IdempotencyStore.complete`, fenced by the claim; all but the
+    last to finish, which the settle that follows records), so a process
     killed mid-delivery loses nothing: once its lease expires, the next delivery runs only the
     handlers that had not returned. From async code a writer task makes those writes in the
     order handlers return, and the delivery waits for them before it settles. The recording is
     one handler middleware per bus (``bus.use``), installed on the first delivery that needs
     it; for plain publishes it only looks up a context variable. With one handler to run, the
-    settle records it and nothing more is written.
+    settle records it and nothing more is written; ``n`` handlers cost ``n - 1`` writes.
 
     While the handlers run, :func:`current` returns this inbox.
 
@@ -171,8 +172,8 @@ class Inbox:
         if claim.status != "claimed":
             return _unclaimed(claim)
         progress = None
-        if self._records(event, claim):
-            progress = Progress(self.bus, claim, lambda name: _complete(store, claim, name))
+        if running := self._running(event, claim):
+            progress = Progress(self.bus, claim, running, lambda n: _complete(store, claim, n))
         reset = _current.set(self)
         try:
             with recording(progress):
@@ -233,15 +234,17 @@ class Inbox:
         delivery = Delivery("failed", event.id, claim.attempt, result, names)
         return _Outcome(completed, failed, None, delivery)
 
-    def _records(self, event: Event[Any], claim: Claim) -> bool:
-        """Whether to record each success as it returns: with one handler to run, the
-        settle records it at no extra cost."""
-        return len(self._names(event) - claim.completed) > 1
+    def _running(self, event: Event[Any], claim: Claim) -> int:
+        """How many handlers will run, when two or more (each success is then recorded as it
+        returns); 0 for one or none, which the settle records at no extra cost."""
+        running = len(self._names(event) - claim.completed)
+        return running if running > 1 else 0
 
     def _interrupted(self, claim: Claim, event: Event[Any], progress: Progress | None) -> _Outcome:
-        pending = self._names(event) - claim.completed - (progress.done if progress else set())
+        done = tuple(progress.done) if progress else ()
+        pending = self._names(event) - claim.completed - set(done)
         failed = dict.fromkeys(pending, "the delivery was interrupted before it finished")
-        return _Outcome((), failed, None, Delivery("failed", event.id, claim.attempt))
+        return _Outcome(done, failed, None, Delivery("failed", event.id, claim.attempt))
 
     def _revived(self, event_id: str, letter: DeadLetter | None) -> Event[Any]:
         if letter is None:
@@ -282,24 +285,28 @@ class Inbox:
         """A :class:`Progress` whose completions a writer task sends to the store in the
         order handlers return (from the loop's thread or a worker thread), drained before
         the block exits; ``None`` when there is nothing to record."""
-        if not self._records(event, claim):
+        running = self._running(event, claim)
+        if not running:
             yield None
             return
         send, receive = anyio.create_memory_object_stream[str](math.inf)
         loop_thread = threading.get_ident()
 
         def record(name: str) -> None:
-            if threading.get_ident() == loop_thread:
-                send.send_nowait(name)
-            else:
-                anyio.from_thread.run_sync(send.send_nowait, name)
+            try:
+                if threading.get_ident() == loop_thread:
+                    send.send_nowait(name)
+                else:
+                    anyio.from_thread.run_sync(send.send_nowait, name)
+            except anyio.ClosedResourceError:
+                pass  # a worker thread outlived its delivery, already settled as interrupted
 
         fatal: BaseException | None = None
         async with anyio.create_task_group() as group:
             group.start_soon(self._write_completions, claim, receive)
             with send:
                 try:
-                    yield Progress(self.bus, claim, record)
+                    yield Progress(self.bus, claim, running, record)
                 except anyio.get_cancelled_exc_class():
                     raise
                 except BaseException as exc:  # raised as itself, not in a group, below

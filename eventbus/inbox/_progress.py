@@ -31,16 +31,34 @@ _watching = threading.Lock()
 class Progress:
     """One delivery's record of completions: ``record(name)`` writes one to the store.
 
-    :ivar done: the handlers recorded so far in this attempt
+    The handler that finishes last is not written: the settle that follows at once
+    records it, so ``n`` handlers cost ``n - 1`` writes.
+
+    :ivar done: the handlers that succeeded so far in this attempt
     """
 
-    __slots__ = ("bus", "done", "key", "record")
+    __slots__ = ("_lock", "bus", "done", "key", "record", "remaining")
 
-    def __init__(self, bus: EventBus, claim: Claim, record: Callable[[str], None]) -> None:
+    def __init__(
+        self, bus: EventBus, claim: Claim, running: int, record: Callable[[str], None]
+    ) -> None:
         self.bus = bus
         self.key = claim.key
+        self.remaining = running
         self.record = record
         self.done: set[str] = set()
+        self._lock = threading.Lock()
+
+    def finished(self, name: str, succeeded: bool) -> None:
+        """Handler ``name`` returned (or raised): write its success unless it was the last
+        one running."""
+        with self._lock:
+            self.remaining -= 1
+            last = self.remaining <= 0
+            if succeeded:
+                self.done.add(name)
+        if succeeded and not last:
+            self.record(name)
 
 
 @contextmanager
@@ -73,7 +91,7 @@ def _record_completion(call: HandlerCall) -> AbstractContextManager[object]:
 
 
 class _Completion:
-    """Records its handler's success once it returns (an exception records nothing)."""
+    """Reports its handler's end to the delivery's :class:`Progress`."""
 
     __slots__ = ("name", "progress")
 
@@ -85,6 +103,4 @@ class _Completion:
         return None
 
     def __exit__(self, exc_type: object, *_: object) -> None:
-        if exc_type is None:
-            self.progress.done.add(self.name)
-            self.progress.record(self.name)
+        self.progress.finished(self.name, exc_type is None)
