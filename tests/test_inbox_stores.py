@@ -64,6 +64,11 @@ class Driver:
             return bool(await self.store.complete_async(claim, handler))
         return bool(self.store.complete(claim, handler))
 
+    async def extend(self, claim: Claim, lease: float) -> bool:
+        if self.use_async:
+            return bool(await self.store.extend_async(claim, lease))
+        return bool(self.store.extend(claim, lease))
+
     async def dead_letters(self) -> list[DeadLetter]:
         if self.use_async:
             return list(await self.store.dead_letters_async())
@@ -206,6 +211,42 @@ async def test_a_stale_holder_records_no_completion(make_store: Factory) -> None
     assert await store.settle(current, (), {"b": "x"})
     retry = await store.claim("evt_1", "a", "b")
     assert retry.completed == frozenset()
+
+
+async def test_an_extended_lease_outlives_the_stores_lease(make_store: Factory) -> None:
+    """extend() keeps a long-running holder's lease: past the store's lease the event is
+    still in_flight, and the holder's settle still holds."""
+    store = make_store(lease=0.05)
+    claim = await store.claim("evt_1", "a")
+    assert await store.extend(claim, 60.0)
+    time.sleep(0.1)
+    assert (await store.claim("evt_1", "a")).status == "in_flight"
+    assert await store.settle(claim, ["a"])
+    assert (await store.claim("evt_1", "a")).status == "done"
+
+
+async def test_an_extension_never_shortens_a_lease(make_store: Factory) -> None:
+    """Extending by less than what is left keeps what is left."""
+    store = make_store(lease=60.0)
+    claim = await store.claim("evt_1", "a")
+    assert await store.extend(claim, 0.01)
+    time.sleep(0.05)
+    assert (await store.claim("evt_1", "a")).status == "in_flight"
+
+
+async def test_a_stale_holder_extends_nothing(make_store: Factory) -> None:
+    """extend() is fenced by the token: a holder whose event was claimed again (or an id
+    never claimed) extends nothing and says so; a lease that is not positive is refused."""
+    store = make_store(lease=0.05)
+    stale = await store.claim("evt_1", "a")
+    time.sleep(0.1)
+    current = await store.claim("evt_1", "a")
+    assert not await store.extend(stale, 60.0)
+    assert not await store.extend(Claim("evt_unknown", "claimed", "t", attempt=1), 60.0)
+    time.sleep(0.1)
+    assert (await store.claim("evt_1", "a")).attempt == current.attempt + 1
+    with pytest.raises(ValueError, match="lease must be a positive number"):
+        await store.extend(current, 0)
 
 
 async def test_expired_lease_is_claimed_again(make_store: Factory) -> None:

@@ -78,6 +78,10 @@ class PassThroughStore:
         """Nothing to record."""
         return True
 
+    def extend(self, claim: Claim, lease: float, /) -> bool:
+        """No lease to extend."""
+        return True
+
     def settle(
         self,
         claim: Claim,

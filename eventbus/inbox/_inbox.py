@@ -124,10 +124,12 @@ class Inbox:
         self.store = MemoryIdempotencyStore() if store is None else store
         self.max_attempts = max_attempts
         self._async = self.store if isinstance(self.store, AsyncIdempotencyStore) else None
+        self._held: dict[str, Claim] = {}
         if self._async is None and not isinstance(self.store, IdempotencyStore):
             raise TypeError(
                 f"store must implement eventbus.inbox.IdempotencyStore (claim, complete, "
-                f"settle, dead_letters, revive) or AsyncIdempotencyStore, not {self.store!r}"
+                "extend, settle, dead_letters, revive) or AsyncIdempotencyStore, not "
+                f"{self.store!r}"
             )
 
     async def deliver(self, event: Event[Any], /) -> Delivery:
@@ -142,6 +144,7 @@ class Inbox:
         if claim.status != "claimed":
             return _unclaimed(claim)
         progress: Progress | None = None
+        self._held[claim.key] = claim
         reset = _current.set(self)
         try:
             async with self._recorder(event, claim) as progress:
@@ -155,6 +158,7 @@ class Inbox:
             raise
         finally:
             _current.reset(reset)
+            del self._held[claim.key]
         outcome = self._conclude(claim, event, result)
         with anyio.CancelScope(shield=True):
             await self._settle_async(claim, outcome)
@@ -174,6 +178,7 @@ class Inbox:
         progress = None
         if running := self._running(event, claim):
             progress = Progress(self.bus, claim, running, lambda n: _complete(store, claim, n))
+        self._held[claim.key] = claim
         reset = _current.set(self)
         try:
             with recording(progress):
@@ -183,9 +188,35 @@ class Inbox:
             raise
         finally:
             _current.reset(reset)
+            del self._held[claim.key]
         outcome = self._conclude(claim, event, result)
         self._settle_sync(claim, outcome)
         return outcome.delivery
+
+    async def extend(self, event_id: str, /, lease: float) -> bool:
+        """Make the lease this inbox holds on ``event_id`` (while one of its deliveries runs
+        the handlers) last at least ``lease`` seconds from now: what a transport whose
+        handlers may outlast the store's lease calls every so often (the Redis Streams
+        consumer does, with its keep-alive).
+
+        :returns: whether a delivery of this inbox holds ``event_id`` and still held its
+            lease (``False`` once the delivery has finished)
+        :raises ValueError: ``lease`` is not a positive number of seconds
+        """
+        claim = self._held.get(event_id)
+        if claim is None:
+            return False
+        if self._async is not None:
+            return await self._async.extend_async(claim, lease)
+        return await anyio.to_thread.run_sync(self._sync().extend, claim, lease)
+
+    def extend_sync(self, event_id: str, /, lease: float) -> bool:
+        """The sync twin of :meth:`extend`.
+
+        :raises ValueError: ``lease`` is not a positive number of seconds
+        """
+        claim = self._held.get(event_id)
+        return claim is not None and self._sync().extend(claim, lease)
 
     def dead_letters(self) -> list[DeadLetter]:
         """The events given up after ``max_attempts``, oldest first failure first."""

@@ -133,6 +133,16 @@ class MemoryIdempotencyStore:
             record.errors.pop(handler, None)
             return True
 
+    def extend(self, claim: Claim, lease: float, /) -> bool:
+        """See :meth:`IdempotencyStore.extend`."""
+        until = time.monotonic() + check_lease(lease)
+        with self._lock:
+            record = self._records.get(claim.key)
+            if record is None or record.token is None or record.token != claim.token:
+                return False
+            record.lease_until = max(record.lease_until, until)
+            return True
+
     def dead_letters(self) -> list[DeadLetter]:
         """See :meth:`IdempotencyStore.dead_letters`."""
         with self._lock:
@@ -173,6 +183,10 @@ class MemoryIdempotencyStore:
     async def complete_async(self, claim: Claim, handler: str, /) -> bool:
         """See :meth:`IdempotencyStore.complete`."""
         return self.complete(claim, handler)
+
+    async def extend_async(self, claim: Claim, lease: float, /) -> bool:
+        """See :meth:`IdempotencyStore.extend`."""
+        return self.extend(claim, lease)
 
     async def dead_letters_async(self) -> list[DeadLetter]:
         """See :meth:`IdempotencyStore.dead_letters`."""

@@ -58,6 +58,9 @@ _COMPLETED_HELD = (
     "SELECT key, ?2, 1 FROM eventbus_inbox_event WHERE key = ?1 AND token = ?3 "
     "ON CONFLICT (key, handler) DO UPDATE SET completed = 1, error = NULL"
 )
+_EXTEND = (
+    "UPDATE eventbus_inbox_event SET lease_until = MAX(lease_until, ?) WHERE key = ? AND token = ?"
+)
 _FAILED = (
     "INSERT INTO eventbus_inbox_handler (key, handler, error) VALUES (?, ?, ?) "
     "ON CONFLICT (key, handler) DO UPDATE SET error = excluded.error"
@@ -183,6 +186,12 @@ class SqliteIdempotencyStore:
         """See :meth:`IdempotencyStore.complete`."""
         with self.file.transaction() as db:
             return bool(db.execute(_COMPLETED_HELD, (claim.key, handler, claim.token)).rowcount)
+
+    def extend(self, claim: Claim, lease: float, /) -> bool:
+        """See :meth:`IdempotencyStore.extend`."""
+        until = time.time() + check_lease(lease)
+        with self.file.transaction() as db:
+            return bool(db.execute(_EXTEND, (until, claim.key, claim.token)).rowcount)
 
     def dead_letters(self) -> list[DeadLetter]:
         """See :meth:`IdempotencyStore.dead_letters`."""

@@ -6,7 +6,8 @@ inbox asks it one atomic question per delivery, :meth:`IdempotencyStore.claim`, 
 the attempt's outcome with one call, :meth:`IdempotencyStore.settle`. When an event has two
 or more handlers to run, each one's success is also recorded as it returns
 (:meth:`IdempotencyStore.complete`), so a holder killed mid-attempt does not make the next
-attempt run them again.
+attempt run them again; a transport whose handlers may outlast the lease keeps it alive
+with :meth:`IdempotencyStore.extend`.
 
 A claim is a lease: if its holder crashes, the lease expires after ``lease`` seconds and a
 redelivery can claim the event again. "Each handler runs once" therefore holds for handling
@@ -141,6 +142,16 @@ class IdempotencyStore(Protocol):
         """
         ...
 
+    def extend(self, claim: Claim, lease: float, /) -> bool:
+        """Make the lease ``claim`` holds run at least ``lease`` seconds from now (never
+        shortened), for a handler that runs long. Fenced by ``claim.token``: a stale holder
+        extends nothing.
+
+        :returns: whether ``claim`` still held the lease
+        :raises ValueError: ``lease`` is not a positive number of seconds
+        """
+        ...
+
     def dead_letters(self) -> list[DeadLetter]:
         """The dead letters still remembered, oldest first failure first."""
         ...
@@ -178,6 +189,10 @@ class AsyncIdempotencyStore(Protocol):
 
     async def complete_async(self, claim: Claim, handler: str, /) -> bool:
         """See :meth:`IdempotencyStore.complete`."""
+        ...
+
+    async def extend_async(self, claim: Claim, lease: float, /) -> bool:
+        """See :meth:`IdempotencyStore.extend`."""
         ...
 
     async def dead_letters_async(self) -> list[DeadLetter]:
