@@ -225,3 +225,27 @@ def test_a_worker_killed_in_the_second_handler_runs_only_it_next(
     assert kill_in_mailer_then_redeliver(where, log, mode) == "handled 2"
     assert log.read_text().split() == ["ledger", "mailer-start", "mailer-start", "mailer"]
     assert finish(where, log, mode) == "duplicate 2"
+
+
+class BrokenCompletions(MemoryIdempotencyStore):
+    """A memory store whose mid-attempt writes fail."""
+
+    def complete(self, claim: Claim, handler: str, /) -> bool:
+        raise OSError("disk full")
+
+
+@pytest.mark.anyio
+async def test_a_failed_completion_write_is_logged_and_the_settle_records_it(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A completion the store could not record is logged; the delivery carries on and its
+    settle records every handler, so a redelivery is a duplicate."""
+    bus, store = EventBus(), BrokenCompletions()
+    bus.subscribe("order.*", lambda event: None, name="ledger")
+    bus.subscribe("order.*", lambda event: None, name="mailer")
+    inbox = Inbox(bus, store)
+    assert (await inbox.deliver(Event(id="evt_1", type="order.paid"))).status == "handled"
+    assert inbox.deliver_sync(Event(id="evt_2", type="order.paid")).status == "handled"
+    assert (await inbox.deliver(Event(id="evt_1", type="order.paid"))).status == "duplicate"
+    unrecorded = [r for r in caplog.records if "could not record" in r.getMessage()]
+    assert [r.getMessage().split(" on event ")[1][:5] for r in unrecorded] == ["evt_1", "evt_2"]
