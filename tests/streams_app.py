@@ -3,8 +3,8 @@
 Configured by environment variables; every handler run is recorded in the Redis list
 ``runs`` as ``<handler> <event id> <consumer>``, so a test sees every process's runs.
 The ``mailer`` handler does what the key ``mailer-mode`` says: ``fail`` raises, ``hang``
-records ``hanging`` and sleeps, ``sleep`` records ``sleeping`` and sleeps a second, anything
-else succeeds.
+records ``hanging`` (once ledger's success is in the store) and sleeps, ``sleep`` records
+``sleeping`` and sleeps a second, anything else succeeds.
 """
 
 from __future__ import annotations
@@ -30,6 +30,16 @@ def _ran(name: str, event: Event[Any]) -> None:
     record.rpush("runs", f"{name} {event.id} {CONSUMER}")
 
 
+async def _ledger_recorded(event: Event[Any]) -> None:
+    """Wait (a bounded number of turns) until the inbox recorded ledger's success, which it
+    does as ledger returns: a kill after "hanging" then finds it recorded."""
+    key = f"orders:default:inbox:event:{event.id}"
+    for _ in range(300):
+        if record.hexists(key, "c:ledger"):
+            return
+        await anyio.sleep(0.01)
+
+
 @bus.on("order.*", name="ledger")
 def ledger(event: Event[Any]) -> None:
     _ran("ledger", event)
@@ -42,6 +52,7 @@ async def mailer(event: Event[Any]) -> None:
         _ran("mailer-failed", event)
         raise ConnectionError("smtp down")
     if mode == "hang":
+        await _ledger_recorded(event)
         _ran("hanging", event)
         await anyio.sleep(3600)
     if mode == "sleep":

@@ -315,6 +315,13 @@ class AsyncOnlyStore:
         self.calls.append("claim")
         return await self.inner.claim_async(key, handlers=handlers)
 
+    async def complete_async(self, claim: Any, handler: str, /) -> bool:
+        self.calls.append("complete")
+        return await self.inner.complete_async(claim, handler)
+
+    async def extend_async(self, claim: Any, lease: float, /) -> bool:
+        return await self.inner.extend_async(claim, lease)
+
     async def settle_async(self, claim: Any, /, **outcome: Any) -> bool:
         self.calls.append("settle")
         return await self.inner.settle_async(claim, **outcome)
@@ -377,3 +384,40 @@ def test_the_memory_store_keeps_at_most_max_entries() -> None:
     assert "max_entries=2" in repr(store)
     with pytest.raises(ValueError, match="max_entries"):
         MemoryIdempotencyStore(max_entries=0)
+
+
+@pytest.mark.anyio
+async def test_extend_keeps_a_long_delivery_its_lease(bus: EventBus, store: Any) -> None:
+    """While a handler outlives the store's lease, inbox.extend keeps the event in_flight
+    for another delivery; once the delivery is over, extend answers False."""
+    store.lease = 0.05
+    other = Inbox(EventBus(), store)
+    answers: list[Any] = []
+
+    async def slow(event: Event[Any]) -> None:
+        answers.append(await inbox.extend(event.id, 60.0))
+        await anyio.sleep(0.1)
+        answers.append((await other.deliver(event)).status)
+
+    bus.subscribe("order.*", slow, name="slow")
+    inbox = Inbox(bus, store)
+    assert (await inbox.deliver(order())).status == "handled"
+    assert answers == [True, "in_flight"]
+    assert not await inbox.extend("evt_1", 60.0)
+
+
+def test_extend_sync_is_the_same(bus: EventBus, store: Any) -> None:
+    """The sync twin, called from a handler of deliver_sync."""
+    store.lease = 0.05
+    answers: list[Any] = []
+
+    def slow(event: Event[Any]) -> None:
+        answers.append(inbox.extend_sync(event.id, 60.0))
+        time.sleep(0.1)
+        answers.append(Inbox(EventBus(), store).deliver_sync(event).status)
+
+    bus.subscribe("order.*", slow, name="slow")
+    inbox = Inbox(bus, store)
+    assert inbox.deliver_sync(order()).status == "handled"
+    assert answers == [True, "in_flight"]
+    assert not inbox.extend_sync("evt_1", 60.0)

@@ -59,6 +59,16 @@ class Driver:
             return bool(await self.store.settle_async(claim, **options))
         return bool(self.store.settle(claim, **options))
 
+    async def complete(self, claim: Claim, handler: str) -> bool:
+        if self.use_async:
+            return bool(await self.store.complete_async(claim, handler))
+        return bool(self.store.complete(claim, handler))
+
+    async def extend(self, claim: Claim, lease: float) -> bool:
+        if self.use_async:
+            return bool(await self.store.extend_async(claim, lease))
+        return bool(self.store.extend(claim, lease))
+
     async def dead_letters(self) -> list[DeadLetter]:
         if self.use_async:
             return list(await self.store.dead_letters_async())
@@ -160,6 +170,83 @@ async def test_a_failure_releases_at_once_and_keeps_the_completed(make_store: Fa
     assert (retry.status, retry.attempt, retry.completed) == ("claimed", 2, {"a"})
     await store.settle(retry, ["b"])
     assert (await store.claim("evt_1", "a", "b")).status == "done"
+
+
+async def test_a_completion_is_recorded_at_once_and_keeps_the_lease(
+    make_store: Factory,
+) -> None:
+    """complete() records one handler mid-attempt: the lease stays held (in_flight), and a
+    holder that dies without settling leaves the next attempt to run only the others."""
+    store = make_store(lease=0.05)
+    crashed = await store.claim("evt_1", "a", "b")
+    assert await store.complete(crashed, "a")
+    assert (await store.claim("evt_1", "a", "b")).status == "in_flight"
+    time.sleep(0.1)
+    retry = await store.claim("evt_1", "a", "b")
+    assert (retry.status, retry.attempt, retry.completed) == ("claimed", 2, {"a"})
+    assert await store.settle(retry, ["b"])
+    assert (await store.claim("evt_1", "a", "b")).status == "done"
+
+
+async def test_a_completion_forgets_the_handlers_last_error(make_store: Factory) -> None:
+    """A handler that failed before and completes now is no longer listed as failing."""
+    store = make_store()
+    await store.settle(await store.claim("evt_1", "a", "b"), (), {"a": "x", "b": "y"})
+    retry = await store.claim("evt_1", "a", "b")
+    assert await store.complete(retry, "a")
+    await store.settle(retry, (), {"b": "z"}, ("t.x", b"{}"))
+    [letter] = await store.dead_letters()
+    assert letter.failed == {"b": "z"}
+
+
+async def test_a_stale_holder_records_no_completion(make_store: Factory) -> None:
+    """complete() is fenced by the claim's token: after another claim took the event over,
+    or for an id never claimed, it records nothing and says so."""
+    store = make_store(lease=0.05)
+    stale = await store.claim("evt_1", "a", "b")
+    time.sleep(0.1)
+    current = await store.claim("evt_1", "a", "b")
+    assert not await store.complete(stale, "a")
+    assert not await store.complete(Claim("evt_unknown", "claimed", "t", attempt=1), "a")
+    assert await store.settle(current, (), {"b": "x"})
+    retry = await store.claim("evt_1", "a", "b")
+    assert retry.completed == frozenset()
+
+
+async def test_an_extended_lease_outlives_the_stores_lease(make_store: Factory) -> None:
+    """extend() keeps a long-running holder's lease: past the store's lease the event is
+    still in_flight, and the holder's settle still holds."""
+    store = make_store(lease=0.05)
+    claim = await store.claim("evt_1", "a")
+    assert await store.extend(claim, 60.0)
+    time.sleep(0.1)
+    assert (await store.claim("evt_1", "a")).status == "in_flight"
+    assert await store.settle(claim, ["a"])
+    assert (await store.claim("evt_1", "a")).status == "done"
+
+
+async def test_an_extension_never_shortens_a_lease(make_store: Factory) -> None:
+    """Extending by less than what is left keeps what is left."""
+    store = make_store(lease=60.0)
+    claim = await store.claim("evt_1", "a")
+    assert await store.extend(claim, 0.01)
+    time.sleep(0.05)
+    assert (await store.claim("evt_1", "a")).status == "in_flight"
+
+
+async def test_a_stale_holder_extends_nothing(make_store: Factory) -> None:
+    """extend() is fenced by the token: a holder whose event was claimed again (or an id
+    never claimed) extends nothing and says so; a lease that is not positive is refused."""
+    store = make_store(lease=0.05)
+    stale = await store.claim("evt_1", "a")
+    time.sleep(0.1)
+    current = await store.claim("evt_1", "a")
+    assert not await store.extend(stale, 60.0)
+    assert not await store.extend(Claim("evt_unknown", "claimed", "t", attempt=1), 60.0)
+    time.sleep(0.1)
+    assert (await store.claim("evt_1", "a")).attempt == current.attempt + 1
+    with pytest.raises(ValueError, match="lease must be a positive number"):
+        await store.extend(current, 0)
 
 
 async def test_expired_lease_is_claimed_again(make_store: Factory) -> None:

@@ -223,3 +223,36 @@ def test_without_opentelemetry_the_error_names_the_extra() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
     assert "pip install 'eventbus[otel]'" in done.stdout
+
+
+def test_transports_send_the_events_own_traceparent_without_opentelemetry() -> None:
+    """Without OpenTelemetry, the trace context a transport sends (the streams' entry, the
+    sender's header) is the event's own traceparent: eventbus.otel is never required."""
+    code = (
+        "import sys\n"
+        "sys.modules['opentelemetry'] = None\n"
+        "from eventbus import Event\n"
+        "from eventbus._tracing import outgoing_traceparent\n"
+        "from eventbus.webhooks._attempt import trace_headers\n"
+        "own = Event(type='a.b', traceparent='00-' + '1' * 32 + '-' + '2' * 16 + '-01')\n"
+        "print(outgoing_traceparent(own) == own.traceparent, trace_headers(Event(type='a.b')))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.split() == ["True", "{}"]
+
+
+def test_outgoing_traceparent_prefers_the_current_span(
+    provider: TracerProvider, exporter: InMemorySpanExporter
+) -> None:
+    """With a span current, a transport sends its traceparent, not the event's own."""
+    from eventbus._tracing import outgoing_traceparent
+
+    own = Event(type="a.b", traceparent="00-" + "1" * 32 + "-" + "2" * 16 + "-01")
+    with provider.get_tracer("test").start_as_current_span("outgoing") as span:
+        sent = outgoing_traceparent(own)
+    context = span.get_span_context()
+    assert sent is not None
+    assert sent.split("-")[1:3] == [f"{context.trace_id:032x}", f"{context.span_id:016x}"]
+    assert outgoing_traceparent(own) == own.model_extra["traceparent"]

@@ -261,6 +261,44 @@ async def test_a_consumer_keeps_its_entry_while_a_handler_runs_long(
     assert client.xpending("orders", "default")["pending"] == 0
 
 
+async def test_a_copy_of_an_event_in_progress_waits_for_the_long_handler(
+    streams_factory: Callable[..., RedisStreams], client: redis.Redis
+) -> None:
+    """The event is appended twice (a producer's retry). While the first consumer's handler
+    runs for three claim_idle periods (past the inbox's lease, which defaults to claim_idle),
+    the other consumer reads the copy and reclaims it every claim_idle: the keep-alive
+    extends the inbox lease too, so it finds it in_flight each time, never runs the handler,
+    and the copy is acknowledged as a duplicate once the first is handled."""
+    starts: list[str] = []
+    bus, other_bus, reports = EventBus(), EventBus(), Reports()
+
+    @bus.on("order.*", name="slow")
+    async def slow(event: Event[Any]) -> None:
+        starts.append(event.id)
+        await anyio.sleep(1.5)
+
+    other_bus.subscribe("order.*", lambda event: starts.append(event.id), name="slow")
+    first = streams_factory(bus, consumer="first", claim_idle=0.5, concurrency=1)
+    other = streams_factory(other_bus, consumer="other", claim_idle=0.5)
+    event = Event(id="evt_copy", type="order.placed")
+    await first.publish(event)
+    async with first.consuming(on_delivery=reports):
+        with anyio.fail_after(WAIT):
+            while not starts:
+                await anyio.sleep(0.01)
+        await other.publish(event)
+        async with other.consuming(on_delivery=reports):
+            await reports.wait(lambda items: len(acknowledged(items)) == 2)
+    assert sorted(acknowledged(reports.items)) == ["duplicate", "handled"]
+    assert starts == ["evt_copy"]
+    assert [item.outcome for item in reports.items].count("in_flight") >= 2
+    assert client.xpending("orders", "default")["pending"] == 0
+
+
+def acknowledged(items: list[StreamDelivery]) -> list[str]:
+    return [item.outcome for item in items if item.outcome in ("handled", "duplicate")]
+
+
 async def test_stop_lets_the_deliveries_in_flight_finish(
     streams_factory: Callable[..., RedisStreams], client: redis.Redis
 ) -> None:
@@ -629,17 +667,15 @@ def test_two_worker_processes_in_one_group_run_each_handler_exactly_once(
 def test_a_worker_killed_mid_handler_is_taken_over_after_claim_idle(
     redis_url: str, client: redis.Redis, tmp_path: Path, workers: list[Worker]
 ) -> None:
-    """Two workers run. Attempt 1 runs ledger and fails mailer; the retry (whichever worker
-    reclaims it after claim_idle) hangs in mailer and that worker is killed with SIGKILL.
-    The other one reclaims the entry after claim_idle and runs only mailer; it is acked."""
+    """Two workers run. The one that gets the entry runs ledger, then hangs in mailer and is
+    killed with SIGKILL before its attempt settles. The other one reclaims the entry after
+    claim_idle and runs only mailer (ledger ran once); it is acked."""
     for name in ("w1", "w2"):
         workers.append(Worker(redis_url, tmp_path, name, "streams_app:streams").started())
-    client.set("mailer-mode", "fail")
+    client.set("mailer-mode", "hang")
     producer = RedisStreams(EventBus(), redis_url, stream="orders")
     producer.publish_sync(Event(id="evt_crash", type="order.placed"))
     producer.close()
-    wait_for_runs(client, 2)  # ledger, mailer-failed
-    client.set("mailer-mode", "hang")
     while not any(run[0] == "hanging" for run in runs(client)):
         wait_for_runs(client, client.llen("runs") + 1)
     [hung] = [consumer for handler, _, consumer in runs(client) if handler == "hanging"]

@@ -74,6 +74,14 @@ class PassThroughStore:
     def claim(self, key: str, /, *, handlers: Collection[str]) -> Claim:
         return Claim(key, "claimed", new_token(), attempt=1)
 
+    def complete(self, claim: Claim, handler: str, /) -> bool:
+        """Nothing to record."""
+        return True
+
+    def extend(self, claim: Claim, lease: float, /) -> bool:
+        """No lease to extend."""
+        return True
+
     def settle(
         self,
         claim: Claim,

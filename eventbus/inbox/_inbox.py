@@ -9,16 +9,22 @@ skipping the handlers that completed on earlier attempts, settle the outcome.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+import math
+import threading
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
+import anyio.from_thread
 import anyio.to_thread
+from anyio.streams.memory import MemoryObjectReceiveStream
 
 from ._errors import DeadLetterNotFoundError
 from ._memory import MemoryIdempotencyStore
+from ._progress import Progress, recording
 from ._store import AsyncIdempotencyStore, Claim, DeadLetter, IdempotencyStore
 
 if TYPE_CHECKING:
@@ -82,6 +88,16 @@ class Inbox:
     (a rolling deploy) each run their own. A handler that raised runs again on the next
     delivery; the ones that succeeded do not.
 
+    When two or more handlers are to run, each success is recorded in the store as the
+    handler returns (:meth:`IdempotencyStore.complete`, fenced by the claim; all but the
+    last to finish, which the settle that follows records), so a process
+    killed mid-delivery loses nothing: once its lease expires, the next delivery runs only the
+    handlers that had not returned. From async code a writer task makes those writes in the
+    order handlers return, and the delivery waits for them before it settles. The recording is
+    one handler middleware per bus (``bus.use``), installed on the first delivery that needs
+    it; for plain publishes it only looks up a context variable. With one handler to run, the
+    settle records it and nothing more is written; ``n`` handlers cost ``n - 1`` writes.
+
     While the handlers run, :func:`current` returns this inbox.
 
     :param bus: the bus to publish on
@@ -108,10 +124,12 @@ class Inbox:
         self.store = MemoryIdempotencyStore() if store is None else store
         self.max_attempts = max_attempts
         self._async = self.store if isinstance(self.store, AsyncIdempotencyStore) else None
+        self._held: dict[str, Claim] = {}
         if self._async is None and not isinstance(self.store, IdempotencyStore):
             raise TypeError(
-                f"store must implement eventbus.inbox.IdempotencyStore (claim, settle, "
-                f"dead_letters, revive) or AsyncIdempotencyStore, not {self.store!r}"
+                f"store must implement eventbus.inbox.IdempotencyStore (claim, complete, "
+                "extend, settle, dead_letters, revive) or AsyncIdempotencyStore, not "
+                f"{self.store!r}"
             )
 
     async def deliver(self, event: Event[Any], /) -> Delivery:
@@ -125,15 +143,22 @@ class Inbox:
         claim = await self._claim_async(event)
         if claim.status != "claimed":
             return _unclaimed(claim)
+        progress: Progress | None = None
+        self._held[claim.key] = claim
         reset = _current.set(self)
         try:
-            result = await self.bus.publish_async(event, raise_errors=False, skip=claim.completed)
+            async with self._recorder(event, claim) as progress:
+                with recording(progress):
+                    result = await self.bus.publish_async(
+                        event, raise_errors=False, skip=claim.completed
+                    )
         except BaseException:
             with anyio.CancelScope(shield=True):
-                await self._settle_async(claim, self._interrupted(claim, event))
+                await self._settle_async(claim, self._interrupted(claim, event, progress))
             raise
         finally:
             _current.reset(reset)
+            del self._held[claim.key]
         outcome = self._conclude(claim, event, result)
         with anyio.CancelScope(shield=True):
             await self._settle_async(claim, outcome)
@@ -141,7 +166,8 @@ class Inbox:
 
     def deliver_sync(self, event: Event[Any], /) -> Delivery:
         """The sync twin of :meth:`deliver`, publishing with :meth:`EventBus.publish` and
-        calling the store's blocking methods in the calling thread.
+        calling the store's blocking methods in the calling thread (and a completion's in
+        the thread its handler returned in).
 
         :raises StoreFileMissingError: the store's file vanished (and other store errors)
         """
@@ -149,17 +175,48 @@ class Inbox:
         claim = store.claim(event.id, handlers=self._names(event))
         if claim.status != "claimed":
             return _unclaimed(claim)
+        progress = None
+        if running := self._running(event, claim):
+            progress = Progress(self.bus, claim, running, lambda n: _complete(store, claim, n))
+        self._held[claim.key] = claim
         reset = _current.set(self)
         try:
-            result = self.bus.publish(event, raise_errors=False, skip=claim.completed)
+            with recording(progress):
+                result = self.bus.publish(event, raise_errors=False, skip=claim.completed)
         except BaseException:
-            self._settle_sync(claim, self._interrupted(claim, event))
+            self._settle_sync(claim, self._interrupted(claim, event, progress))
             raise
         finally:
             _current.reset(reset)
+            del self._held[claim.key]
         outcome = self._conclude(claim, event, result)
         self._settle_sync(claim, outcome)
         return outcome.delivery
+
+    async def extend(self, event_id: str, /, lease: float) -> bool:
+        """Make the lease this inbox holds on ``event_id`` (while one of its deliveries runs
+        the handlers) last at least ``lease`` seconds from now: what a transport whose
+        handlers may outlast the store's lease calls every so often (the Redis Streams
+        consumer does, with its keep-alive).
+
+        :returns: whether a delivery of this inbox holds ``event_id`` and still held its
+            lease (``False`` once the delivery has finished)
+        :raises ValueError: ``lease`` is not a positive number of seconds
+        """
+        claim = self._held.get(event_id)
+        if claim is None:
+            return False
+        if self._async is not None:
+            return await self._async.extend_async(claim, lease)
+        return await anyio.to_thread.run_sync(self._sync().extend, claim, lease)
+
+    def extend_sync(self, event_id: str, /, lease: float) -> bool:
+        """The sync twin of :meth:`extend`.
+
+        :raises ValueError: ``lease`` is not a positive number of seconds
+        """
+        claim = self._held.get(event_id)
+        return claim is not None and self._sync().extend(claim, lease)
 
     def dead_letters(self) -> list[DeadLetter]:
         """The events given up after ``max_attempts``, oldest first failure first."""
@@ -208,10 +265,17 @@ class Inbox:
         delivery = Delivery("failed", event.id, claim.attempt, result, names)
         return _Outcome(completed, failed, None, delivery)
 
-    def _interrupted(self, claim: Claim, event: Event[Any]) -> _Outcome:
-        pending = self._names(event) - claim.completed
+    def _running(self, event: Event[Any], claim: Claim) -> int:
+        """How many handlers will run, when two or more (each success is then recorded as it
+        returns); 0 for one or none, which the settle records at no extra cost."""
+        running = len(self._names(event) - claim.completed)
+        return running if running > 1 else 0
+
+    def _interrupted(self, claim: Claim, event: Event[Any], progress: Progress | None) -> _Outcome:
+        done = tuple(progress.done) if progress else ()
+        pending = self._names(event) - claim.completed - set(done)
         failed = dict.fromkeys(pending, "the delivery was interrupted before it finished")
-        return _Outcome((), failed, None, Delivery("failed", event.id, claim.attempt))
+        return _Outcome(done, failed, None, Delivery("failed", event.id, claim.attempt))
 
     def _revived(self, event_id: str, letter: DeadLetter | None) -> Event[Any]:
         if letter is None:
@@ -247,6 +311,53 @@ class Inbox:
             held = await anyio.to_thread.run_sync(_settle, self._sync(), claim, outcome)
         _warn_if_lost(claim, held)
 
+    @asynccontextmanager
+    async def _recorder(self, event: Event[Any], claim: Claim) -> AsyncIterator[Progress | None]:
+        """A :class:`Progress` whose completions a writer task sends to the store in the
+        order handlers return (from the loop's thread or a worker thread), drained before
+        the block exits; ``None`` when there is nothing to record."""
+        running = self._running(event, claim)
+        if not running:
+            yield None
+            return
+        send, receive = anyio.create_memory_object_stream[str](math.inf)
+        loop_thread = threading.get_ident()
+
+        def record(name: str) -> None:
+            try:
+                if threading.get_ident() == loop_thread:
+                    send.send_nowait(name)
+                else:
+                    anyio.from_thread.run_sync(send.send_nowait, name)
+            except anyio.ClosedResourceError:
+                pass  # a worker thread outlived its delivery, already settled as interrupted
+
+        fatal: BaseException | None = None
+        async with anyio.create_task_group() as group:
+            group.start_soon(self._write_completions, claim, receive)
+            with send:
+                try:
+                    yield Progress(self.bus, claim, running, record)
+                except anyio.get_cancelled_exc_class():
+                    raise
+                except BaseException as exc:  # raised as itself, not in a group, below
+                    fatal = exc
+        if fatal is not None:
+            raise fatal
+
+    async def _write_completions(
+        self, claim: Claim, receive: MemoryObjectReceiveStream[str]
+    ) -> None:
+        with receive:
+            async for name in receive:
+                if self._async is None:
+                    await anyio.to_thread.run_sync(_complete, self._sync(), claim, name)
+                    continue
+                try:
+                    await self._async.complete_async(claim, name)
+                except Exception:
+                    _log_unrecorded(claim, name)
+
     async def _revive_async(self, event_id: str) -> DeadLetter | None:
         if self._async is not None:
             return await self._async.revive_async(event_id)
@@ -264,6 +375,23 @@ _UNCLAIMED: Mapping[str, DeliveryStatus] = {
     "in_flight": "in_flight",
     "dead_letter": "dead_letter",
 }
+
+
+def _complete(store: IdempotencyStore, claim: Claim, name: str) -> None:
+    """Record one completion; a failure to is logged (the settle records it again)."""
+    try:
+        store.complete(claim, name)
+    except Exception:
+        _log_unrecorded(claim, name)
+
+
+def _log_unrecorded(claim: Claim, name: str) -> None:
+    logger.exception(
+        "could not record that handler %s completed on event %s; the settle records it, "
+        "unless this attempt is killed first",
+        name,
+        claim.key,
+    )
 
 
 def _settle(store: IdempotencyStore, claim: Claim, outcome: _Outcome) -> bool:

@@ -123,6 +123,26 @@ class MemoryIdempotencyStore:
             record.dead = dead_letter
             return True
 
+    def complete(self, claim: Claim, handler: str, /) -> bool:
+        """See :meth:`IdempotencyStore.complete`."""
+        with self._lock:
+            record = self._records.get(claim.key)
+            if record is None or record.token is None or record.token != claim.token:
+                return False
+            record.completed.add(handler)
+            record.errors.pop(handler, None)
+            return True
+
+    def extend(self, claim: Claim, lease: float, /) -> bool:
+        """See :meth:`IdempotencyStore.extend`."""
+        until = time.monotonic() + check_lease(lease)
+        with self._lock:
+            record = self._records.get(claim.key)
+            if record is None or record.token is None or record.token != claim.token:
+                return False
+            record.lease_until = max(record.lease_until, until)
+            return True
+
     def dead_letters(self) -> list[DeadLetter]:
         """See :meth:`IdempotencyStore.dead_letters`."""
         with self._lock:
@@ -159,6 +179,14 @@ class MemoryIdempotencyStore:
     ) -> bool:
         """See :meth:`IdempotencyStore.settle`."""
         return self.settle(claim, completed=completed, failed=failed, dead_letter=dead_letter)
+
+    async def complete_async(self, claim: Claim, handler: str, /) -> bool:
+        """See :meth:`IdempotencyStore.complete`."""
+        return self.complete(claim, handler)
+
+    async def extend_async(self, claim: Claim, lease: float, /) -> bool:
+        """See :meth:`IdempotencyStore.extend`."""
+        return self.extend(claim, lease)
 
     async def dead_letters_async(self) -> list[DeadLetter]:
         """See :meth:`IdempotencyStore.dead_letters`."""

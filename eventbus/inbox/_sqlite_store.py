@@ -53,6 +53,14 @@ _COMPLETED = (
     "INSERT INTO eventbus_inbox_handler (key, handler, completed) VALUES (?, ?, 1) "
     "ON CONFLICT (key, handler) DO UPDATE SET completed = 1, error = NULL"
 )
+_COMPLETED_HELD = (
+    "INSERT INTO eventbus_inbox_handler (key, handler, completed) "
+    "SELECT key, ?2, 1 FROM eventbus_inbox_event WHERE key = ?1 AND token = ?3 "
+    "ON CONFLICT (key, handler) DO UPDATE SET completed = 1, error = NULL"
+)
+_EXTEND = (
+    "UPDATE eventbus_inbox_event SET lease_until = MAX(lease_until, ?) WHERE key = ? AND token = ?"
+)
 _FAILED = (
     "INSERT INTO eventbus_inbox_handler (key, handler, error) VALUES (?, ?, ?) "
     "ON CONFLICT (key, handler) DO UPDATE SET error = excluded.error"
@@ -81,7 +89,8 @@ class SqliteIdempotencyStore:
 
     Each thread keeps one connection; a claim is one ``BEGIN IMMEDIATE`` transaction and a
     settle another, in WAL mode with a busy timeout, so concurrent claims of one event from
-    any thread or process see exactly one winner. Calls block; the inbox makes them from a
+    any thread or process see exactly one winner; recording one handler's completion mid-attempt
+(:meth:`complete`) is a third. Calls block; the inbox makes them from a
     worker thread in async code (one hop per call). Not for network file systems (SQLite's
     locking needs a local disk).
 
@@ -172,6 +181,17 @@ class SqliteIdempotencyStore:
             if released and failed:
                 db.executemany(_FAILED, [(claim.key, *item) for item in failed.items()])
         return bool(released)
+
+    def complete(self, claim: Claim, handler: str, /) -> bool:
+        """See :meth:`IdempotencyStore.complete`."""
+        with self.file.transaction() as db:
+            return bool(db.execute(_COMPLETED_HELD, (claim.key, handler, claim.token)).rowcount)
+
+    def extend(self, claim: Claim, lease: float, /) -> bool:
+        """See :meth:`IdempotencyStore.extend`."""
+        until = time.time() + check_lease(lease)
+        with self.file.transaction() as db:
+            return bool(db.execute(_EXTEND, (until, claim.key, claim.token)).rowcount)
 
     def dead_letters(self) -> list[DeadLetter]:
         """See :meth:`IdempotencyStore.dead_letters`."""

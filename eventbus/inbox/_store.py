@@ -3,7 +3,11 @@
 A store remembers, per event id, which handlers have completed, how many attempts were made,
 who holds the event right now (a lease) and whether it was given up (a dead letter). The
 inbox asks it one atomic question per delivery, :meth:`IdempotencyStore.claim`, and reports
-the attempt's outcome with one call, :meth:`IdempotencyStore.settle`.
+the attempt's outcome with one call, :meth:`IdempotencyStore.settle`. When an event has two
+or more handlers to run, each one's success is also recorded as it returns
+(:meth:`IdempotencyStore.complete`), so a holder killed mid-attempt does not make the next
+attempt run them again; a transport whose handlers may outlast the lease keeps it alive
+with :meth:`IdempotencyStore.extend`.
 
 A claim is a lease: if its holder crashes, the lease expires after ``lease`` seconds and a
 redelivery can claim the event again. "Each handler runs once" therefore holds for handling
@@ -81,7 +85,7 @@ class IdempotencyStore(Protocol):
     """The store an :class:`~eventbus.inbox.Inbox` keeps its history in (blocking calls).
 
     Every method must be safe to call from several threads (and, for shared stores, several
-    processes) at once; :meth:`claim` and :meth:`settle` must each be atomic.
+    processes) at once; :meth:`claim`, :meth:`complete` and :meth:`settle` must each be atomic.
     """
 
     def claim(self, key: str, /, *, handlers: Collection[str]) -> Claim:
@@ -130,6 +134,24 @@ class IdempotencyStore(Protocol):
         """
         ...
 
+    def complete(self, claim: Claim, handler: str, /) -> bool:
+        """Record that ``handler`` succeeded in the attempt ``claim`` started, at once (the
+        lease stays held). Fenced by ``claim.token``: a stale holder records nothing.
+
+        :returns: whether ``claim`` still held the lease
+        """
+        ...
+
+    def extend(self, claim: Claim, lease: float, /) -> bool:
+        """Make the lease ``claim`` holds run at least ``lease`` seconds from now (never
+        shortened), for a handler that runs long. Fenced by ``claim.token``: a stale holder
+        extends nothing.
+
+        :returns: whether ``claim`` still held the lease
+        :raises ValueError: ``lease`` is not a positive number of seconds
+        """
+        ...
+
     def dead_letters(self) -> list[DeadLetter]:
         """The dead letters still remembered, oldest first failure first."""
         ...
@@ -163,6 +185,14 @@ class AsyncIdempotencyStore(Protocol):
         dead_letter: tuple[str, bytes] | None = None,
     ) -> bool:
         """See :meth:`IdempotencyStore.settle`."""
+        ...
+
+    async def complete_async(self, claim: Claim, handler: str, /) -> bool:
+        """See :meth:`IdempotencyStore.complete`."""
+        ...
+
+    async def extend_async(self, claim: Claim, lease: float, /) -> bool:
+        """See :meth:`IdempotencyStore.extend`."""
         ...
 
     async def dead_letters_async(self) -> list[DeadLetter]:

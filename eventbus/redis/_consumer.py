@@ -1,5 +1,6 @@
 """One running consumer: the read loop (new entries, reclaims of idle ones), the keep-alive
-of the entries in progress, and how each delivery's outcome maps to XACK or the dead letters.
+of the entries in progress (and of their inbox leases), and how each delivery's outcome maps
+to XACK or the dead letters.
 """
 
 from __future__ import annotations
@@ -96,6 +97,7 @@ class Consumer:
         self.client = client
         self.on_delivery = on_delivery
         self.in_progress: set[str] = set()
+        self._event_ids: dict[str, str] = {}  # entry id -> id of the event being delivered
         self.reading = anyio.CancelScope()
         self._freed = anyio.Event()
         self._next_reclaim = 0.0
@@ -225,9 +227,11 @@ class Consumer:
         except (MalformedEventError, EventValidationError) as exc:
             return await self._settle_step(entry_id, None, self._malformed(entry_id, body, exc))
         reset = _from_stream.set(event.id)
+        self._event_ids[entry_id] = event.id
         try:
             return await self._settle_step(entry_id, event, self._through_inbox(entry_id, event))
         finally:
+            del self._event_ids[entry_id]
             _from_stream.reset(reset)
 
     async def _settle_step(
@@ -278,8 +282,9 @@ class Consumer:
             await pipe.execute()
 
     async def _keep_entries_fresh(self) -> None:
-        """Every ``claim_idle / 2``, reset the idle time of the entries being handled, so no
-        other consumer takes them over while this one is alive."""
+        """Every ``claim_idle / 2``, reset the idle time of the entries being handled and
+        extend the inbox's lease on their events to ``claim_idle`` from now, so no other
+        consumer takes them over (nor a copy of their event) while this one is alive."""
         streams = self.streams
         while True:
             await anyio.sleep(streams.claim_idle / 2)
@@ -289,7 +294,9 @@ class Consumer:
                 await self._keep_alive(
                     [streams.stream], [self.group, streams.consumer, *self.in_progress]
                 )
-            except redis.RedisError as exc:
+                for event_id in set(self._event_ids.values()):
+                    await streams.inbox.extend(event_id, streams.claim_idle)
+            except Exception as exc:
                 logger.warning("keeping entries of %r fresh failed: %s", streams.stream, exc)
 
 

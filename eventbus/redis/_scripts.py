@@ -1,4 +1,5 @@
-"""The Lua scripts that make the Redis store's claim, settle and revive atomic.
+"""The Lua scripts that make the Redis store's claim, complete, extend, settle and revive
+atomic.
 
 One hash per event holds everything: ``clean``, ``token``, ``lease_until`` (ms, server
 clock), ``attempts``, ``first_failed`` and ``last_failed`` (seconds), ``dead``, ``type`` and
@@ -74,6 +75,29 @@ end
 return 1
 """
 
+#: KEYS: event hash. ARGV: token, handler name. Returns 1 if the token held the lease.
+COMPLETE = """
+if redis.call('HGET', KEYS[1], 'token') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'c:' .. ARGV[2], '1')
+redis.call('HDEL', KEYS[1], 'e:' .. ARGV[2])
+return 1
+"""
+
+#: KEYS: event hash. ARGV: token, lease ms. Returns 1 if the token held the lease (then
+#: running at least lease ms from now, and the record living at least as long).
+EXTEND = """
+local key = KEYS[1]
+if redis.call('HGET', key, 'token') ~= ARGV[1] then return 0 end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local lease = tonumber(ARGV[2])
+if tonumber(redis.call('HGET', key, 'lease_until')) < now + lease then
+  redis.call('HSET', key, 'lease_until', now + lease)
+end
+if redis.call('PTTL', key) < lease then redis.call('PEXPIRE', key, lease) end
+return 1
+"""
+
 #: KEYS: event hash, dead-letter index. ARGV: event id. Returns the hash as it was, or nil.
 REVIVE = """
 if redis.call('HGET', KEYS[1], 'dead') ~= '1' then return false end
@@ -83,4 +107,10 @@ redis.call('ZREM', KEYS[2], ARGV[1])
 return record
 """
 
-ALL = {"claim": CLAIM, "settle": SETTLE, "revive": REVIVE}
+ALL = {
+    "claim": CLAIM,
+    "complete": COMPLETE,
+    "extend": EXTEND,
+    "settle": SETTLE,
+    "revive": REVIVE,
+}

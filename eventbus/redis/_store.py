@@ -37,8 +37,9 @@ class RedisIdempotencyStore:
     :class:`~eventbus.inbox.AsyncIdempotencyStore` on Redis, shared by every process on
     every machine that reaches the server.
 
-    Claim, settle and revive are Lua scripts, so each is atomic on the server; leases are
-    timed by the server's clock, and a settle is fenced by its claim's token, so a holder
+    Claim, complete, extend, settle and revive are Lua scripts, so each is atomic on the
+    server; leases are timed by the server's clock, and a settle (like a completion and an
+    extension) is fenced by its claim's token, so a holder
     whose lease ran out cannot release or overwrite its successor's. Each event is one hash
     (``<prefix>:inbox:event:<id>``) that expires ``ttl`` seconds after its first claim;
     dead letters are indexed in ``<prefix>:inbox:dead-letters``. A settle's script touches
@@ -103,6 +104,14 @@ class RedisIdempotencyStore:
         keys, args = self._settle_args(claim, completed, failed, dead_letter)
         return bool(self._script("settle")(keys, args))
 
+    def complete(self, claim: Claim, handler: str, /) -> bool:
+        """See :meth:`IdempotencyStore.complete`."""
+        return bool(self._script("complete")([self.key(claim.key)], [claim.token or "", handler]))
+
+    def extend(self, claim: Claim, lease: float, /) -> bool:
+        """See :meth:`IdempotencyStore.extend`."""
+        return bool(self._script("extend")(*_extend_args(self.key(claim.key), claim, lease)))
+
     def dead_letters(self) -> list[DeadLetter]:
         """See :meth:`IdempotencyStore.dead_letters`."""
         client = self._client()
@@ -148,6 +157,20 @@ class RedisIdempotencyStore:
             )
         keys, args = self._settle_args(claim, completed, failed, dead_letter)
         return bool(await self._ascripts["settle"](keys, args))
+
+    async def complete_async(self, claim: Claim, handler: str, /) -> bool:
+        """See :meth:`IdempotencyStore.complete`."""
+        if self._async is None:
+            return await anyio.to_thread.run_sync(self.complete, claim, handler)
+        keys, args = [self.key(claim.key)], [claim.token or "", handler]
+        return bool(await self._ascripts["complete"](keys, args))
+
+    async def extend_async(self, claim: Claim, lease: float, /) -> bool:
+        """See :meth:`IdempotencyStore.extend`."""
+        if self._async is None:
+            return await anyio.to_thread.run_sync(self.extend, claim, lease)
+        args = _extend_args(self.key(claim.key), claim, lease)
+        return bool(await self._ascripts["extend"](*args))
 
     async def dead_letters_async(self) -> list[DeadLetter]:
         """See :meth:`IdempotencyStore.dead_letters`."""
@@ -238,6 +261,10 @@ def _clients(
         "url_or_client must be a redis:// URL, a redis.Redis or a redis.asyncio.Redis, not "
         f"{type(url_or_client).__name__}"
     )
+
+
+def _extend_args(key: str, claim: Claim, lease: float) -> tuple[list[str], list[Any]]:
+    return [key], [claim.token or "", round(check_lease(lease) * 1000)]
 
 
 def _ids(members: Any) -> list[str]:

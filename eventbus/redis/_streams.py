@@ -19,6 +19,7 @@ import redis.asyncio
 
 from .._envelope import Event
 from .._loop import on_asyncio
+from .._tracing import outgoing_traceparent
 from ..inbox import Inbox, MemoryIdempotencyStore
 from ..inbox._store import DEFAULT_TTL
 from . import _consumer
@@ -162,8 +163,8 @@ class RedisStreams:
         A type with ``data`` is built as :meth:`EventBus.build` builds it (validated into
         the class registered for the type; created inside a handler, it takes the handled
         event's id as ``parent_id``). The entry holds the event's JSON envelope; with
-        OpenTelemetry installed and a span current, the propagator's fields (``traceparent``,
-        ...) replace the event's own.
+        OpenTelemetry installed and a span current, that span's ``traceparent`` replaces the
+        event's own.
 
         :raises AsyncioRequiredError: awaited under trio
         :raises EventValidationError: ``data`` does not fit the type's registered class
@@ -245,9 +246,9 @@ class RedisStreams:
             raise TypeError("data is only used with a type string; put it in the Event")
         else:
             event = event_or_type
-        context = _trace_context()
-        if context:
-            event = event.model_copy(update=context)
+        traceparent = outgoing_traceparent(event)
+        if traceparent != (event.model_extra or {}).get("traceparent"):
+            event = event.model_copy(update={"traceparent": traceparent})
         return {"event": event.to_json()}
 
     def _append_sync(self, fields: Mapping[str, bytes]) -> str:
@@ -352,16 +353,4 @@ def _check_positive(**values: float) -> None:
         if not value > 0:
             raise ValueError(f"{name} must be positive, not {value!r}")
 
-
-def _trace_context() -> dict[str, str]:
-    """The current span's propagation fields (``traceparent``, ...), or nothing."""
-    try:
-        from opentelemetry import propagate, trace
-    except ImportError:  # pragma: no cover - the dev extra installs OpenTelemetry
-        return {}
-    if not trace.get_current_span().get_span_context().is_valid:
-        return {}
-    carrier: dict[str, str] = {}
-    propagate.inject(carrier)
-    return carrier
 

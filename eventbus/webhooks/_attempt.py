@@ -10,6 +10,7 @@ from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
+from .._tracing import outgoing_traceparent
 from ._hmac_timestamp import HmacTimestampSignature
 from ._standard import StandardWebhooks
 
@@ -45,26 +46,11 @@ class Answer:
 def trace_headers(event: Event[Any]) -> dict[str, str]:
     """The trace context to send with every attempt of ``event``, fixed when it is queued.
 
-    With OpenTelemetry installed and a span current, the configured propagator's headers
-    (``traceparent``, ...); otherwise the event's own ``traceparent`` field, if it has one.
+    A ``traceparent`` header: the current span's when OpenTelemetry is installed and a span
+    is current, otherwise the event's own ``traceparent`` field, if it has one.
     """
-    carrier = _current_context()
-    if carrier:
-        return carrier
-    traceparent = (event.model_extra or {}).get("traceparent")
-    return {"traceparent": traceparent} if isinstance(traceparent, str) and traceparent else {}
-
-
-def _current_context() -> dict[str, str]:
-    try:
-        from opentelemetry import propagate, trace
-    except ImportError:  # pragma: no cover - the dev extra installs OpenTelemetry
-        return {}
-    if not trace.get_current_span().get_span_context().is_valid:
-        return {}
-    carrier: dict[str, str] = {}
-    propagate.inject(carrier)
-    return carrier
+    traceparent = outgoing_traceparent(event)
+    return {} if traceparent is None else {"traceparent": traceparent}
 
 
 def signature_headers(claim: Lease, now: datetime) -> dict[str, str]:

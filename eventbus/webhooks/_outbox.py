@@ -23,7 +23,7 @@ Trigger = Literal["scheduled", "manual"]
 class Message:
     """One queued event: the exact bytes sent and signed, and the headers fixed at queuing.
 
-    :ivar headers: headers sent with every attempt (``traceparent``, ``tracestate``)
+    :ivar headers: headers sent with every attempt (``traceparent``)
     """
 
     event_id: str
