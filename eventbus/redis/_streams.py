@@ -35,10 +35,18 @@ FORWARD_NAME = "eventbus.redis.forward"
 
 #: KEYS: stream, marker. ARGV: event JSON, marker ttl ms, maxlen ('' for none).
 #: Appends the event unless the marker exists; returns the entry id, or nil for a copy.
+#: The marker is set only after XADD succeeded: Redis keeps a script's earlier writes when a
+#: later command fails, so a failed append must leave nothing that makes the retry a copy.
 _ENQUEUE = """
-if not redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[2]) then return false end
-if ARGV[3] == '' then return redis.call('XADD', KEYS[1], '*', 'event', ARGV[1]) end
-return redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*', 'event', ARGV[1])
+if redis.call('EXISTS', KEYS[2]) == 1 then return false end
+local id
+if ARGV[3] == '' then
+  id = redis.call('XADD', KEYS[1], '*', 'event', ARGV[1])
+else
+  id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*', 'event', ARGV[1])
+end
+redis.call('SET', KEYS[2], '1', 'PX', ARGV[2])
+return id
 """
 
 OnDelivery = Callable[[StreamDelivery], object]
