@@ -67,7 +67,9 @@ class RedisStreams:
     recovery needs no extra process); a consumer keeps the entries it is handling fresh, so
     only a dead consumer's entries are taken over. When the inbox gives an event up
     (``dead_letter``), the entry is appended to ``dead_letter_stream`` with the failing
-    handlers' names and errors, then acknowledged. An entry that is not an event (bad JSON,
+    handlers' names and errors (cut to 2,000 characters, as the inbox's record), then
+    acknowledged; in a rare race it may be appended twice, never acknowledged without being
+    appended. An entry that is not an event (bad JSON,
     or data its typed class refuses) goes there too, under the name ``eventbus.redis.parse``.
 
     Order: one stream keeps publish order, and a consumer starts entries in that order, but
