@@ -723,3 +723,34 @@ async def test_the_dead_stream_cuts_errors_as_the_inbox_record_does(
     [letter] = await streams.inbox.dead_letters_async()
     assert json.loads(fields[b"errors"]) == letter.failed
     assert 100 < len(letter.failed["refunder"]) <= 2000
+
+
+async def test_a_reclaim_finding_the_event_in_flight_leaves_the_entry_pending(
+    streams_factory: Callable[..., RedisStreams], client: redis.Redis, redis_url: str
+) -> None:
+    """Another delivery holds the inbox lease (claimed from outside with the store's
+    claim): the consumer that reclaims the idle entry gets ``in_flight``, runs nothing and
+    leaves the entry pending, unacknowledged; once the holder lets go, a later reclaim
+    handles it."""
+    bus, reports, ran = EventBus(), Reports(), []
+    bus.subscribe("order.*", lambda event: ran.append(event.id), name="placer")
+    store = RedisIdempotencyStore(redis_url, prefix="held", lease=60.0)
+    streams = streams_factory(
+        bus, consumer="survivor", claim_idle=0.3, inbox=Inbox(bus, store)
+    )
+    await streams.publish(Event(id="evt_held", type="order.placed"))
+    client.xgroup_create("orders", "default", id="0")
+    client.xreadgroup("default", "stalled", {"orders": ">"})
+    holder = store.claim("evt_held", handlers={"placer"})
+    assert holder.status == "claimed"
+    async with streams.consuming(on_delivery=reports):
+        assert await reports.outcomes(1) == ["in_flight"]
+        [pending] = client.xpending_range("orders", "default", "-", "+", 10)
+        assert (pending["consumer"], ran) == (b"survivor", [])
+        store.settle(holder, completed=(), failed={"placer": "RuntimeError: stalled"})
+        await reports.wait(lambda items: items[-1].outcome == "handled")
+    assert {r.outcome for r in reports.items} == {"in_flight", "handled"}
+    assert ran == ["evt_held"]
+    assert client.xpending("orders", "default")["pending"] == 0
+    store.close()
+    await store.aclose()
