@@ -224,7 +224,7 @@ class Inbox:
         if not isinstance(self.store, IdempotencyStore):
             raise TypeError(
                 f"{self.store!r} is async only; use the inbox's async methods (deliver, "
-                "retry_dead_letter), or give the store a sync client as well"
+                "retry_dead_letter, dead_letters_async), or give the store a sync client as well"
             )
         return self.store
 
