@@ -14,11 +14,13 @@ import pytest
 import redis
 import redis.asyncio
 
+from eventbus import Event, EventBus
 from eventbus.inbox import (
     AsyncIdempotencyStore,
     Claim,
     DeadLetter,
     IdempotencyStore,
+    Inbox,
     MemoryIdempotencyStore,
     SqliteIdempotencyStore,
 )
@@ -300,6 +302,28 @@ async def test_dead_letters_are_recorded_listed_and_revived(make_store: Factory)
     assert await store.dead_letters() == []
     retry = await store.claim("evt_1", "a", "b")
     assert (retry.status, retry.attempt, retry.completed) == ("claimed", 3, {"a"})
+
+
+async def test_the_inbox_lists_dead_letters_from_async_code(make_store: Factory) -> None:
+    """await inbox.dead_letters_async() awaits the store's async twin (or hops to a thread
+    for a sync-only store) and lists what dead_letters() lists; on an async-only client,
+    where the blocking dead_letters() cannot work, it is the way to list them."""
+    bus = EventBus()
+
+    def failing(event: Event[Any]) -> None:
+        raise RuntimeError("down")
+
+    bus.subscribe("t.x", failing, name="failing")
+    driver = make_store()
+    inbox = Inbox(bus, driver.store, max_attempts=1)
+    assert (await inbox.deliver(Event(id="evt_1", type="t.x"))).status == "dead_letter"
+    [letter] = await inbox.dead_letters_async()
+    assert (letter.event_id, dict(letter.failed)) == ("evt_1", {"failing": "RuntimeError: down"})
+    if getattr(driver.store, "_sync", True) is None:  # built on a redis.asyncio client
+        with pytest.raises(TypeError, match="dead_letters_async"):
+            inbox.dead_letters()
+    else:
+        assert inbox.dead_letters() == [letter]
 
 
 async def test_dead_letters_are_listed_oldest_first(make_store: Factory) -> None:

@@ -709,3 +709,84 @@ def test_broadcast_reaches_every_process(
     assert set(per_process.values()) == {1}
     assert "broadcast" in workers[0].text()
     assert [worker.terminate() for worker in workers] == [0, 0]
+
+
+async def test_a_dead_letter_recorded_before_a_crash_still_reaches_the_dead_stream(
+    streams_factory: Callable[..., RedisStreams], client: redis.Redis
+) -> None:
+    """A consumer read the entry and its inbox gave the event up, then it died before the
+    XADD to ``<stream>:dead``: the consumer that reclaims the entry gets ``dead_letter``
+    with nothing run, and appends it from the inbox's record before acknowledging it."""
+    bus, reports = EventBus(), Reports()
+
+    @bus.on("order.refund", name="refunder")
+    def refunder(event: Event[Any]) -> None:
+        raise ConnectionError("payment provider down")
+
+    streams = streams_factory(bus, consumer="survivor", claim_idle=0.3, max_deliveries=1)
+    event = Event(id="evt_crashed", type="order.refund")
+    await streams.publish(event)
+    client.xgroup_create("orders", "default", id="0")
+    client.xreadgroup("default", "crashed", {"orders": ">"})  # the dead consumer's entry
+    assert (await streams.inbox.deliver(event)).status == "dead_letter"  # then it died
+    async with streams.consuming(on_delivery=reports):
+        assert await reports.outcomes(1) == ["dead_letter"]
+    assert reports.items[0].delivery is not None
+    assert reports.items[0].delivery.result is None
+    [(_, fields)] = client.xrange("orders:dead")
+    assert json.loads(fields[b"errors"]) == {"refunder": "ConnectionError: payment provider down"}
+    assert fields[b"attempts"] == b"1"
+    assert json.loads(fields[b"event"])["id"] == "evt_crashed"
+    assert client.xpending("orders", "default")["pending"] == 0
+
+
+async def test_the_dead_stream_cuts_errors_as_the_inbox_record_does(
+    streams_factory: Callable[..., RedisStreams], client: redis.Redis
+) -> None:
+    """A handler's huge error is cut the same way in ``<stream>:dead`` and in the inbox's
+    dead letter (2,000 characters), so the two records agree."""
+    bus, reports = EventBus(), Reports()
+
+    @bus.on("order.refund", name="refunder")
+    def refunder(event: Event[Any]) -> None:
+        raise ValueError("x" * 5000)
+
+    streams = streams_factory(bus, max_deliveries=1)
+    await streams.publish(Event(id="evt_long", type="order.refund"))
+    async with streams.consuming(on_delivery=reports):
+        assert await reports.outcomes(1) == ["dead_letter"]
+    [(_, fields)] = client.xrange("orders:dead")
+    [letter] = await streams.inbox.dead_letters_async()
+    assert json.loads(fields[b"errors"]) == letter.failed
+    assert 100 < len(letter.failed["refunder"]) <= 2000
+
+
+async def test_a_reclaim_finding_the_event_in_flight_leaves_the_entry_pending(
+    streams_factory: Callable[..., RedisStreams], client: redis.Redis, redis_url: str
+) -> None:
+    """Another delivery holds the inbox lease (claimed from outside with the store's
+    claim): the consumer that reclaims the idle entry gets ``in_flight``, runs nothing and
+    leaves the entry pending, unacknowledged; once the holder lets go, a later reclaim
+    handles it."""
+    bus, reports, ran = EventBus(), Reports(), []
+    bus.subscribe("order.*", lambda event: ran.append(event.id), name="placer")
+    store = RedisIdempotencyStore(redis_url, prefix="held", lease=60.0)
+    streams = streams_factory(
+        bus, consumer="survivor", claim_idle=0.3, inbox=Inbox(bus, store)
+    )
+    await streams.publish(Event(id="evt_held", type="order.placed"))
+    client.xgroup_create("orders", "default", id="0")
+    client.xreadgroup("default", "stalled", {"orders": ">"})
+    holder = store.claim("evt_held", handlers={"placer"})
+    assert holder.status == "claimed"
+    async with streams.consuming(on_delivery=reports):
+        assert await reports.outcomes(1) == ["in_flight"]
+        [pending] = client.xpending_range("orders", "default", "-", "+", 10)
+        assert (pending["consumer"], ran) == (b"survivor", [])
+        store.settle(holder, completed=(), failed={"placer": "RuntimeError: stalled"})
+        await reports.wait(lambda items: items[-1].outcome == "handled")
+    assert {r.outcome for r in reports.items} == {"in_flight", "handled"}
+    assert ran == ["evt_held"]
+    assert client.xpending("orders", "default")["pending"] == 0
+    store.close()
+    await store.aclose()

@@ -155,3 +155,42 @@ def test_queue_and_idempotency_together_are_refused(redis_url: str) -> None:
     with pytest.raises(TypeError, match="max_deliveries"):
         WebhookReceiver(bus, SCHEME, queue=streams, max_attempts=3)
     streams.close()
+
+
+def test_a_failed_append_leaves_no_marker_so_the_retry_is_queued(
+    redis_url: str, client: redis.Redis
+) -> None:
+    """The stream key holds another type: the append fails (500) and remembers nothing, so
+    the sender's retry, once the key is fixed, is queued (202) instead of a 200 duplicate
+    with nothing on the stream."""
+    bus = EventBus()
+    streams = RedisStreams(bus, redis_url, stream="hooks")
+    receiver = WebhookReceiver(bus, SCHEME, queue=streams)
+    body = body_of(event_id="evt_lost")
+    client.set("hooks", "not a stream")
+    assert receiver.handle(body, signed(body)).status == 500
+    assert client.keys("hooks:queued:*") == []
+    client.delete("hooks")
+    retry = receiver.handle(body, signed(body, "msg_2"))
+    assert (retry.status, retry.body["outcome"]) == (202, "queued")
+    assert client.xlen("hooks") == 1
+    streams.close()
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+@pytest.mark.anyio
+async def test_a_failed_async_append_leaves_no_marker(
+    redis_url: str, client: redis.Redis
+) -> None:
+    """The same from async code (await streams.enqueue): the error is raised, the retry
+    appends."""
+    streams = RedisStreams(EventBus(), redis_url, stream="hooks")
+    event = Event(id="evt_async_lost", type="invoice.paid", data={})
+    client.set("hooks", "not a stream")
+    with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
+        await streams.enqueue(event)
+    client.delete("hooks")
+    assert await streams.enqueue(event) is not None
+    assert await streams.enqueue(event) is None
+    assert client.xlen("hooks") == 1
+    await streams.aclose()

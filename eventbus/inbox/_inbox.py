@@ -288,7 +288,7 @@ class Inbox:
         if not isinstance(self.store, IdempotencyStore):
             raise TypeError(
                 f"{self.store!r} is async only; use the inbox's async methods (deliver, "
-                "retry_dead_letter), or give the store a sync client as well"
+                "retry_dead_letter, dead_letters_async), or give the store a sync client as well"
             )
         return self.store
 
@@ -368,6 +368,13 @@ class Inbox:
 
     def __repr__(self) -> str:
         return f"Inbox({self.bus!r}, {self.store!r}, max_attempts={self.max_attempts!r})"
+
+    async def dead_letters_async(self) -> list[DeadLetter]:
+        """The async twin of :meth:`dead_letters`: awaits the store's ``dead_letters_async``
+        (works with an async-only client), or calls a sync-only store in a worker thread."""
+        if self._async is not None:
+            return await self._async.dead_letters_async()
+        return await anyio.to_thread.run_sync(self._sync().dead_letters)
 
 
 _UNCLAIMED: Mapping[str, DeliveryStatus] = {

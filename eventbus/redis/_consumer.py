@@ -19,11 +19,12 @@ import redis
 import redis.asyncio
 
 from .._exceptions import EventValidationError, MalformedEventError
+from ..inbox._inbox import _error_text
 from ._store import _text
 
 if TYPE_CHECKING:
     from .._envelope import Event
-    from ..inbox import Delivery
+    from ..inbox import Delivery, Inbox
     from ._streams import OnDelivery, RedisStreams
 
 logger = logging.getLogger("eventbus.redis")
@@ -247,9 +248,9 @@ class Consumer:
 
     async def _through_inbox(self, entry_id: str, event: Event[Any]) -> StreamDelivery:
         delivery = await self.streams.inbox.deliver(event)
-        if delivery.status == "dead_letter" and delivery.result is not None:
-            errors = {f.name: _describe(f.exception) for f in delivery.result.errors}
-            await self._dead_letter(entry_id, event.to_json(), errors, delivery.attempt)
+        if delivery.status == "dead_letter":
+            errors, attempts = await _failures(self.streams.inbox, delivery)
+            await self._dead_letter(entry_id, event.to_json(), errors, attempts)
         elif delivery.status in _ACKED and self.streams.group is not None:
             self.acks.add(entry_id)
         return StreamDelivery(entry_id, delivery.status, event, delivery)
@@ -264,7 +265,14 @@ class Consumer:
     async def _dead_letter(
         self, entry_id: str, body: bytes, errors: dict[str, str], attempts: int
     ) -> None:
-        """Append the entry to the dead-letter stream and acknowledge it, in one transaction."""
+        """Append the entry to the dead-letter stream and acknowledge it, in one transaction.
+
+        Nothing is acknowledged without its dead-letter entry: if a consumer dies after the
+        inbox gave the event up but before this, the entry's next delivery appends it from
+        the inbox's record. Two consumers holding one entry at once (a reclaim racing a
+        consumer stalled past ``claim_idle``) may both append it: a dead-letter entry can
+        appear twice, never not at all.
+        """
         streams = self.streams
         fields = {
             "event": body,
@@ -346,5 +354,17 @@ def _field(fields: Any, name: str) -> bytes:
     return value.encode() if isinstance(value, str) else bytes(value)
 
 
-def _describe(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"
+async def _failures(inbox: Inbox, delivery: Delivery) -> tuple[dict[str, str], int]:
+    """The failing handlers' errors (cut as the inbox cuts them) and the attempts, for the
+    dead-letter stream: this delivery's, or, when an earlier delivery gave the event up and
+    died before appending it (so this one ran nothing), the inbox's record of it."""
+    if delivery.result is not None:
+        errors = {f.name: _describe(f.exception) for f in delivery.result.errors}
+        return errors, delivery.attempt
+    letters = await inbox.dead_letters_async()
+    letter = next((item for item in letters if item.event_id == delivery.event_id), None)
+    return ({}, delivery.attempt) if letter is None else (dict(letter.failed), letter.attempts)
+
+
+#: One text for an error, everywhere it is reported (cut to the length the inbox stores).
+_describe = _error_text

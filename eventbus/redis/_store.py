@@ -214,7 +214,8 @@ class RedisIdempotencyStore:
         if self._sync is None:
             raise TypeError(
                 "this RedisIdempotencyStore was built on a redis.asyncio client, so it can "
-                "only be awaited (Inbox.deliver); pass a URL to use it from sync code as well"
+                "only be awaited (Inbox.deliver, Inbox.dead_letters_async); pass a URL to use "
+                "it from sync code as well"
             )
         return self._sync
 

@@ -36,10 +36,18 @@ FORWARD_NAME = "eventbus.redis.forward"
 
 #: KEYS: stream, marker. ARGV: event JSON, marker ttl ms, maxlen ('' for none).
 #: Appends the event unless the marker exists; returns the entry id, or nil for a copy.
+#: The marker is set only after XADD succeeded: Redis keeps a script's earlier writes when a
+#: later command fails, so a failed append must leave nothing that makes the retry a copy.
 _ENQUEUE = """
-if not redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[2]) then return false end
-if ARGV[3] == '' then return redis.call('XADD', KEYS[1], '*', 'event', ARGV[1]) end
-return redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*', 'event', ARGV[1])
+if redis.call('EXISTS', KEYS[2]) == 1 then return false end
+local id
+if ARGV[3] == '' then
+  id = redis.call('XADD', KEYS[1], '*', 'event', ARGV[1])
+else
+  id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*', 'event', ARGV[1])
+end
+redis.call('SET', KEYS[2], '1', 'PX', ARGV[2])
+return id
 """
 
 OnDelivery = Callable[[StreamDelivery], object]
@@ -60,7 +68,9 @@ class RedisStreams:
     recovery needs no extra process); a consumer keeps the entries it is handling fresh, so
     only a dead consumer's entries are taken over. When the inbox gives an event up
     (``dead_letter``), the entry is appended to ``dead_letter_stream`` with the failing
-    handlers' names and errors, then acknowledged. An entry that is not an event (bad JSON,
+    handlers' names and errors (cut to 2,000 characters, as the inbox's record), then
+    acknowledged; in a rare race it may be appended twice, never acknowledged without being
+    appended. An entry that is not an event (bad JSON,
     or data its typed class refuses) goes there too, under the name ``eventbus.redis.parse``.
 
     Order: one stream keeps publish order, and a consumer starts entries in that order, but
