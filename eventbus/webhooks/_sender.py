@@ -23,6 +23,7 @@ from ._attempt import trace_headers
 from ._endpoints import Endpoint, Endpoints, utc_now
 from ._outbox import Attempt, DeliveryStatus, Message, OutboundDelivery, Outbox
 from ._sender_errors import DeliveryNotFoundError
+from ._worker import Options, Worker
 
 if TYPE_CHECKING:
     from .._bus import EventBus
@@ -90,7 +91,7 @@ class WebhookSender:
         self.per_endpoint = per_endpoint or max(1, concurrency // 2)
         self._policy = AddressPolicy(allow_networks, resolve)
         self.endpoints = Endpoints(outbox, self._policy)
-        self._wake: anyio.Event | None = None
+        self._worker: Worker | None = None
         self._worker_thread: int | None = None
 
     # -- queuing ----------------------------------------------------------------------
@@ -192,17 +193,24 @@ class WebhookSender:
         """Deliver due deliveries until cancelled (asyncio or trio).
 
         Several workers, in one process or many, may share an outbox: each delivery is
-        leased to one at a time.
-        """
-        from ._worker import Worker
+        leased to one at a time. A transient outbox error (``database is locked``) is logged
+        as a WARNING and waited out.
 
+        :raises StoreFileMissingError: the outbox's file was deleted or replaced (logged as an
+            ERROR); the worker stops rather than send everything again from a new file
+        """
+        options = Options(
+            self.schedule, self.jitter, self.timeout, self.lease, self.disable_after,
+            self.concurrency, self.per_endpoint,
+        )  # fmt: skip
+        self._worker = Worker(self.bus, self.outbox, self._policy, options)
         self._worker_thread = threading.get_ident()
-        await Worker(self).run()
+        await self._worker.run()
 
     def _wake_worker(self) -> None:
         """Tell the running worker, if any, to look at the outbox now."""
-        if self._wake is not None:
-            self._wake.set()
+        if self._worker is not None:
+            self._worker.wake()
 
     def _notify(self) -> None:
         """Wake the worker when queuing happens on its own thread (others wait a poll)."""

@@ -43,7 +43,11 @@ class PinnedBackend(httpcore.AsyncNetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.AsyncNetworkStream:
-        addresses = await anyio.to_thread.run_sync(self._policy.addresses, host, port)
+        # A resolver thread cannot be interrupted: abandon it when the attempt's timeout
+        # passes, so the timeout bounds name resolution too.
+        addresses = await anyio.to_thread.run_sync(
+            self._policy.addresses, host, port, abandon_on_cancel=True
+        )
         for address in addresses[:-1]:
             try:
                 return await self._inner.connect_tcp(
