@@ -133,7 +133,9 @@ class WebhookSender:
         """Send the delivery again now, as a ``manual`` attempt, whatever its status.
 
         A failure then continues its schedule (or leaves it failed if it was exhausted).
-        Deliveries of a disabled endpoint wait until it is enabled again.
+        Deliveries of a disabled endpoint wait until it is enabled again. A delivery being
+        sent right now is not sent twice at once: the manual attempt follows as soon as the
+        attempt in flight is recorded.
 
         :raises DeliveryNotFoundError: the event was not queued for that endpoint
         """
@@ -144,7 +146,8 @@ class WebhookSender:
     def recover(self, endpoint_id: str, /, *, since: datetime) -> int:
         """Re-queue, due now with a fresh schedule, every event queued for the endpoint at or
         after ``since`` that has no succeeded attempt (events queued while it was disabled
-        were not queued for it, and are not recovered).
+        were not queued for it, and are not recovered). One being sent right now is
+        re-queued once that attempt is recorded, if it failed.
 
         :returns: how many deliveries were re-queued
         :raises EndpointNotFoundError: there is no such endpoint

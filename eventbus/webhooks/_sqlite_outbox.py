@@ -50,6 +50,26 @@ _ATTEMPT = (
     "SELECT event_id, endpoint_id, number, status, response_status, response_body, error, "
     "duration, trigger, created_at, next_attempt_at FROM webhook_attempts"
 )
+# A delivery leased to a worker whose lease has not run out: its attempt is in flight.
+_HELD = "lease_until > :now"
+# retry/recover: due now; a delivery in flight keeps its lease (no second POST starts) and is
+# marked 'rerun' (retry) or 'restart' (recover), and _SETTLE makes it due once it settles.
+_REVIVE = (
+    "UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = :now, "
+    f"finished_at = NULL, lease_until = CASE WHEN {_HELD} THEN lease_until END, "
+    f"token = CASE WHEN {_HELD} THEN token END"
+)
+# The attempt's outcome; a 'rerun' mark (or a 'restart' one after a failure) makes it due at
+# once as a manual attempt instead, a 'restart' from the first step of the schedule.
+_REVIVED = "(trigger = 'rerun' OR (trigger = 'restart' AND :failed))"
+_SETTLE = (
+    f"UPDATE webhook_deliveries SET status = CASE WHEN {_REVIVED} THEN 'pending' "
+    "ELSE :status END, step = CASE WHEN trigger = 'restart' AND :failed THEN 0 ELSE :step END,"
+    f" attempts = attempts + 1, next_attempt_at = CASE WHEN {_REVIVED} THEN :created "
+    f"ELSE :next END, finished_at = CASE WHEN {_REVIVED} THEN NULL ELSE :finished END, "
+    f"trigger = CASE WHEN {_REVIVED} THEN 'manual' ELSE 'scheduled' END, lease_until = NULL, "
+    "token = NULL WHERE event_id = :event_id AND endpoint_id = :endpoint_id AND token = :token"
+)
 _DUE = (
     "FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id "
     "WHERE d.status = 'pending' AND e.status = 'enabled'"
@@ -250,7 +270,9 @@ class SqliteOutbox:
         until = now + lease
         with self._unflushed() as db:
             rows = db.execute(
-                "SELECT event_id, endpoint_id, step, trigger FROM (SELECT d.*, ROW_NUMBER() "
+                "SELECT event_id, endpoint_id, CASE WHEN trigger = 'restart' THEN 0 ELSE step "
+                "END, CASE WHEN trigger = 'scheduled' THEN trigger ELSE 'manual' END "
+                "FROM (SELECT d.*, ROW_NUMBER() "
                 "OVER (PARTITION BY d.endpoint_id ORDER BY d.next_attempt_at) AS turn "
                 f"{_DUE} AND d.next_attempt_at <= :now AND (d.lease_until IS NULL "
                 "OR d.lease_until <= :now)) WHERE turn <= :cap "
@@ -266,9 +288,9 @@ class SqliteOutbox:
                 taken[endpoint_id] = taken.get(endpoint_id, 0) + 1
                 token = secrets.token_hex(8)
                 db.execute(
-                    "UPDATE webhook_deliveries SET lease_until = ?, token = ? "
-                    "WHERE event_id = ? AND endpoint_id = ?",
-                    (until.timestamp(), token, event_id, endpoint_id),
+                    "UPDATE webhook_deliveries SET lease_until = ?, token = ?, step = ?, "
+                    "trigger = ? WHERE event_id = ? AND endpoint_id = ?",
+                    (until.timestamp(), token, step, trigger, event_id, endpoint_id),
                 )
                 claims.append(self._claim(db, event_id, endpoint_id, step, trigger, token, until))
         return claims
@@ -322,13 +344,13 @@ class SqliteOutbox:
              attempt.error, attempt.duration, attempt.trigger, created,
              _stamp(attempt.next_attempt_at)),
         )  # fmt: skip
-        step = 0 if attempt.status == "succeeded" else lease.step + 1
+        failed = attempt.status != "succeeded"
         db.execute(
-            "UPDATE webhook_deliveries SET status = ?, step = ?, attempts = attempts + 1, "
-            "next_attempt_at = ?, trigger = 'scheduled', lease_until = NULL, token = NULL, "
-            "finished_at = ? WHERE event_id = ? AND endpoint_id = ? AND token = ?",
-            (status, step, _stamp(attempt.next_attempt_at),
-             None if status == "pending" else created, *key, lease.token),
+            _SETTLE,
+            {"status": status, "step": lease.step + 1 if failed else 0, "failed": failed,
+             "next": _stamp(attempt.next_attempt_at), "created": created,
+             "finished": None if status == "pending" else created, "event_id": key[0],
+             "endpoint_id": key[1], "token": lease.token},
         )  # fmt: skip
         db.execute(
             "UPDATE webhook_endpoints SET failing_since = CASE WHEN ? THEN NULL "
@@ -344,10 +366,9 @@ class SqliteOutbox:
         with self._file.transaction() as db:
             return (
                 db.execute(
-                    "UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = ?, "
-                    "trigger = 'manual', finished_at = NULL, lease_until = NULL, token = NULL "
-                    "WHERE event_id = ? AND endpoint_id = ?",
-                    (now.timestamp(), event_id, endpoint_id),
+                    f"{_REVIVE}, trigger = CASE WHEN {_HELD} THEN 'rerun' ELSE 'manual' END "
+                    "WHERE event_id = :event_id AND endpoint_id = :endpoint_id",
+                    {"now": now.timestamp(), "event_id": event_id, "endpoint_id": endpoint_id},
                 ).rowcount
                 > 0
             )
@@ -355,12 +376,12 @@ class SqliteOutbox:
     def recover(self, endpoint_id: str, since: datetime, now: datetime, /) -> int:
         with self._file.transaction() as db:
             return db.execute(
-                "UPDATE webhook_deliveries SET status = 'pending', step = 0, next_attempt_at = ?,"
-                " trigger = 'manual', finished_at = NULL, lease_until = NULL, token = NULL "
-                "WHERE endpoint_id = ? AND created_at >= ? AND NOT EXISTS (SELECT 1 FROM "
-                "webhook_attempts a WHERE a.event_id = webhook_deliveries.event_id AND "
-                "a.endpoint_id = webhook_deliveries.endpoint_id AND a.status = 'succeeded')",
-                (now.timestamp(), endpoint_id, since.timestamp()),
+                f"{_REVIVE}, step = CASE WHEN {_HELD} THEN step ELSE 0 END, "
+                f"trigger = CASE WHEN {_HELD} THEN 'restart' ELSE 'manual' END "
+                "WHERE endpoint_id = :endpoint_id AND created_at >= :since AND NOT EXISTS ("
+                "SELECT 1 FROM webhook_attempts a WHERE a.event_id = webhook_deliveries.event_id"
+                " AND a.endpoint_id = webhook_deliveries.endpoint_id AND a.status = 'succeeded')",
+                {"now": now.timestamp(), "endpoint_id": endpoint_id, "since": since.timestamp()},
             ).rowcount
 
     # -- reading ----------------------------------------------------------------------
