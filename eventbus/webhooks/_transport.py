@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import ssl
 import time
-from collections.abc import Iterable
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import anyio
 import anyio.to_thread
@@ -68,21 +69,86 @@ class PinnedBackend(httpcore.AsyncNetworkBackend):
         await self._inner.sleep(seconds)
 
 
+class PinnedTransport(httpx.AsyncBaseTransport):
+    """An httpx transport over an :class:`httpcore.AsyncConnectionPool` that connects through
+    :class:`PinnedBackend`: keep-alive connections per origin, up to ``connections``.
+
+    httpx has no public seam for the network backend, so this maps requests, responses and
+    errors between httpx and httpcore with their public APIs only.
+    """
+
+    def __init__(self, policy: AddressPolicy, connections: int) -> None:
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=ssl.create_default_context(),
+            max_connections=connections,
+            max_keepalive_connections=connections,
+            network_backend=PinnedBackend(policy),
+        )
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        url = request.url
+        core = httpcore.Request(
+            method=request.method,
+            url=httpcore.URL(
+                scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=url.raw_path
+            ),
+            headers=request.headers.raw,
+            content=cast("AsyncIterable[bytes]", request.stream),
+            extensions=request.extensions,
+        )
+        with _httpx_errors(request):
+            answer = await self._pool.handle_async_request(core)
+        return httpx.Response(
+            status_code=answer.status,
+            headers=answer.headers,
+            stream=_ResponseStream(cast("AsyncIterable[bytes]", answer.stream), request),
+            extensions=answer.extensions,
+        )
+
+    async def aclose(self) -> None:
+        await self._pool.aclose()
+
+
+class _ResponseStream(httpx.AsyncByteStream):
+    def __init__(self, stream: AsyncIterable[bytes], request: httpx.Request) -> None:
+        self._stream = stream
+        self._request = request
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        with _httpx_errors(self._request):
+            async for part in self._stream:
+                yield part
+
+    async def aclose(self) -> None:
+        close = getattr(self._stream, "aclose", None)
+        if close is not None:
+            await close()
+
+
+@contextmanager
+def _httpx_errors(request: httpx.Request) -> Iterator[None]:
+    """Raise httpcore's errors as httpx's namesakes (``ConnectError``, ``ReadTimeout``...)."""
+    try:
+        yield
+    except _HTTPCORE_ERRORS as exc:
+        kind = getattr(httpx, type(exc).__name__, httpx.TransportError)
+        raise kind(str(exc), request=request) from exc
+
+
+_HTTPCORE_ERRORS = (
+    httpcore.TimeoutException,
+    httpcore.NetworkError,
+    httpcore.ProtocolError,
+    httpcore.UnsupportedProtocol,
+)
+
+
 def client_for(policy: AddressPolicy, connections: int, timeout: float) -> httpx.AsyncClient:
     """The worker's client: never follows redirects, ignores proxy settings from the
     environment (a proxy would connect for us, unchecked), and connects only through
     :class:`PinnedBackend`."""
-    transport = httpx.AsyncHTTPTransport(trust_env=False)
-    # httpx has no public seam for the network backend; replacing its pool keeps httpx's own
-    # request and response mapping around a pool that connects through the pinned backend.
-    transport._pool = httpcore.AsyncConnectionPool(
-        ssl_context=ssl.create_default_context(),
-        max_connections=connections,
-        max_keepalive_connections=connections,
-        network_backend=PinnedBackend(policy),
-    )
     return httpx.AsyncClient(
-        transport=transport,
+        transport=PinnedTransport(policy, connections),
         timeout=httpx.Timeout(timeout),
         follow_redirects=False,
         trust_env=False,
