@@ -5,6 +5,8 @@ one POST bounded by the timeout. Imported by the worker only, so the rest of
 
 from __future__ import annotations
 
+import select
+import socket
 import ssl
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
@@ -51,13 +53,17 @@ class PinnedBackend(httpcore.AsyncNetworkBackend):
         )
         for address in addresses[:-1]:
             try:
-                return await self._inner.connect_tcp(
-                    str(address), port, timeout, local_address, socket_options
+                return _Stream(
+                    await self._inner.connect_tcp(
+                        str(address), port, timeout, local_address, socket_options
+                    )
                 )
             except httpcore.ConnectError:
                 continue
-        return await self._inner.connect_tcp(
-            str(addresses[-1]), port, timeout, local_address, socket_options
+        return _Stream(
+            await self._inner.connect_tcp(
+                str(addresses[-1]), port, timeout, local_address, socket_options
+            )
         )
 
     async def connect_unix_socket(
@@ -67,6 +73,49 @@ class PinnedBackend(httpcore.AsyncNetworkBackend):
 
     async def sleep(self, seconds: float) -> None:
         await self._inner.sleep(seconds)
+
+
+class _Stream(httpcore.AsyncNetworkStream):
+    """A connected stream whose raw socket is looked up once: the pool asks whether each
+    idle connection is readable before every request, and anyio rebuilds all of a socket's
+    attributes (``getpeername`` included) to answer each time."""
+
+    def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
+        self._inner = inner
+        self._socket: socket.socket | None = inner.get_extra_info("socket")
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return await self._inner.read(max_bytes, timeout)
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        await self._inner.write(buffer, timeout)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    async def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        return _Stream(await self._inner.start_tls(ssl_context, server_hostname, timeout))
+
+    def get_extra_info(self, info: str) -> Any:
+        if info == "is_readable":
+            return self._socket is None or _readable(self._socket)
+        return self._inner.get_extra_info(info)
+
+
+def _readable(sock: socket.socket) -> bool:
+    """Data (or the peer's close) is waiting: an idle connection the server has closed."""
+    if sock.fileno() == -1:
+        return True
+    if not hasattr(select, "poll"):  # pragma: no cover - Windows: select() has no fd limit
+        return bool(select.select([sock], [], [], 0)[0])
+    poller = select.poll()
+    poller.register(sock, select.POLLIN)
+    return bool(poller.poll(0))
 
 
 class PinnedTransport(httpx.AsyncBaseTransport):
