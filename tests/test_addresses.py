@@ -153,6 +153,17 @@ def test_resolver_failures_are_url_errors() -> None:
         AddressPolicy(resolve=lambda host, port: []).check_url("http://nowhere.invalid/")
 
 
+def test_a_custom_resolver_raising_anything_is_a_url_error() -> None:
+    """Whatever a custom resolve= raises becomes an EndpointURLError naming it, so create
+    refuses clearly and the worker records a failed attempt."""
+
+    def broken(host: str, port: int) -> Sequence[str]:
+        raise RuntimeError("service discovery is down")
+
+    with pytest.raises(EndpointURLError, match="does not resolve: service discovery is down"):
+        AddressPolicy(resolve=broken).check_url("http://hooks.test/")
+
+
 def test_system_resolver_gives_addresses() -> None:
     """The default resolver answers for localhost with loopback addresses, without repeats."""
     found = system_resolve("localhost", 80)

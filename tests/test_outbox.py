@@ -356,3 +356,54 @@ def test_release_gives_back_unsent_leases(outbox: Outbox) -> None:
     assert outbox.next_due() == T0
     [again] = claim_all(outbox)
     assert again.message == lease.message
+
+
+def test_schedule_of_a_delivery_in_flight_waits_for_its_attempt(outbox: Outbox) -> None:
+    """retry of a leased delivery starts no second POST: it stays leased, and is due as a
+    manual attempt as soon as the attempt in flight settles, whatever came of it."""
+    outbox.add_endpoint(endpoint())
+    outbox.enqueue(message(), ["we_1"])
+    [lease] = claim_all(outbox)
+    assert outbox.schedule("evt_1", "we_1", T0) is True
+    assert claim_all(outbox) == []
+    settled_at = T0 + timedelta(seconds=1)
+    settle(outbox, lease, attempt(lease, True, settled_at), "succeeded")
+    [pending] = outbox.deliveries(endpoint_id=None, status="pending", limit=10)
+    assert pending.next_attempt_at == settled_at
+    [manual] = claim_all(outbox, settled_at)
+    assert (manual.trigger, manual.step) == ("manual", 0)
+    settle(outbox, manual, attempt(manual, True, settled_at), "succeeded")
+    assert outbox.deliveries(endpoint_id=None, status="pending", limit=10) == []
+
+
+def test_schedule_after_the_lease_ran_out_is_due_at_once(outbox: Outbox) -> None:
+    """A lease that ran out (its worker died) is free: retry makes the delivery due now."""
+    outbox.add_endpoint(endpoint())
+    outbox.enqueue(message(), ["we_1"])
+    claim_all(outbox)
+    assert outbox.schedule("evt_1", "we_1", T0 + LEASE) is True
+    [manual] = claim_all(outbox, T0 + LEASE)
+    assert manual.trigger == "manual"
+
+
+def test_recover_of_a_delivery_in_flight_waits_for_its_attempt(outbox: Outbox) -> None:
+    """recover counts a leased delivery but starts no second POST; once its attempt fails
+    it is due from the first step; one that succeeds meanwhile is not sent again."""
+    outbox.add_endpoint(endpoint())
+    outbox.enqueue(message("evt_1"), ["we_1"])
+    outbox.enqueue(message("evt_2"), ["we_1"])
+    leases = {lease.message.event_id: lease for lease in claim_all(outbox)}
+    first, second = leases["evt_1"], leases["evt_2"]
+    later = T0 + timedelta(seconds=1)
+    settle(outbox, first, attempt(first, False, T0, later), "pending")
+    [again] = claim_all(outbox, later)
+    assert outbox.recover("we_1", T0, later) == 2
+    assert claim_all(outbox, later) == []
+    settle(outbox, again, attempt(again, False, later, later + LEASE), "pending")
+    settle(outbox, second, attempt(second, True, later), "succeeded")
+    [restarted] = claim_all(outbox, later)
+    assert (restarted.message.event_id, restarted.step, restarted.trigger) == (
+        "evt_1", 0, "manual",
+    )  # fmt: skip
+    assert [d.event_id for d in outbox.deliveries(endpoint_id=None, status="succeeded",
+                                                  limit=10)] == ["evt_2"]  # fmt: skip

@@ -133,7 +133,7 @@ class AddressPolicy:
             literal = None
         try:
             found = [literal] if literal else [_parse(a) for a in self._resolve(host, port)]
-        except (OSError, UnicodeError, ValueError) as exc:
+        except Exception as exc:  # a custom resolver may raise anything: still a URL error
             raise EndpointURLError(shown, f"host {host!r} does not resolve: {exc}") from exc
         if not found:
             raise EndpointURLError(shown, f"host {host!r} resolves to no address")

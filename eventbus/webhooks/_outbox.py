@@ -169,12 +169,16 @@ class Outbox(Protocol):
         ...
 
     def schedule(self, event_id: str, endpoint_id: str, now: datetime, /) -> bool:
-        """Make the delivery pending and due now as a ``manual`` attempt; ``False`` if none."""
+        """Make the delivery pending and due now as a ``manual`` attempt; ``False`` if none.
+
+        A delivery whose lease has not run out keeps it (no second POST starts while one is
+        in flight) and is due as a manual attempt as soon as that attempt is settled."""
         ...
 
     def recover(self, endpoint_id: str, since: datetime, now: datetime, /) -> int:
         """Restart the schedule of every delivery queued for the endpoint at or after
-        ``since`` that has no succeeded attempt, due now; return how many."""
+        ``since`` that has no succeeded attempt, due now; return how many. One in flight
+        (leased) keeps its lease, and restarts once its attempt settles, unless it succeeded."""
         ...
 
     def deliveries(

@@ -23,6 +23,7 @@ from ._attempt import trace_headers
 from ._endpoints import Endpoint, Endpoints, utc_now
 from ._outbox import Attempt, DeliveryStatus, Message, OutboundDelivery, Outbox
 from ._sender_errors import DeliveryNotFoundError
+from ._worker import Options, Worker
 
 if TYPE_CHECKING:
     from .._bus import EventBus
@@ -90,7 +91,7 @@ class WebhookSender:
         self.per_endpoint = per_endpoint or max(1, concurrency // 2)
         self._policy = AddressPolicy(allow_networks, resolve)
         self.endpoints = Endpoints(outbox, self._policy)
-        self._wake: anyio.Event | None = None
+        self._worker: Worker | None = None
         self._worker_thread: int | None = None
 
     # -- queuing ----------------------------------------------------------------------
@@ -132,7 +133,9 @@ class WebhookSender:
         """Send the delivery again now, as a ``manual`` attempt, whatever its status.
 
         A failure then continues its schedule (or leaves it failed if it was exhausted).
-        Deliveries of a disabled endpoint wait until it is enabled again.
+        Deliveries of a disabled endpoint wait until it is enabled again. A delivery being
+        sent right now is not sent twice at once: the manual attempt follows as soon as the
+        attempt in flight is recorded.
 
         :raises DeliveryNotFoundError: the event was not queued for that endpoint
         """
@@ -143,7 +146,8 @@ class WebhookSender:
     def recover(self, endpoint_id: str, /, *, since: datetime) -> int:
         """Re-queue, due now with a fresh schedule, every event queued for the endpoint at or
         after ``since`` that has no succeeded attempt (events queued while it was disabled
-        were not queued for it, and are not recovered).
+        were not queued for it, and are not recovered). One being sent right now is
+        re-queued once that attempt is recorded, if it failed.
 
         :returns: how many deliveries were re-queued
         :raises EndpointNotFoundError: there is no such endpoint
@@ -192,17 +196,24 @@ class WebhookSender:
         """Deliver due deliveries until cancelled (asyncio or trio).
 
         Several workers, in one process or many, may share an outbox: each delivery is
-        leased to one at a time.
-        """
-        from ._worker import Worker
+        leased to one at a time. A transient outbox error (``database is locked``) is logged
+        as a WARNING and waited out.
 
+        :raises StoreFileMissingError: the outbox's file was deleted or replaced (logged as an
+            ERROR); the worker stops rather than send everything again from a new file
+        """
+        options = Options(
+            self.schedule, self.jitter, self.timeout, self.lease, self.disable_after,
+            self.concurrency, self.per_endpoint,
+        )  # fmt: skip
+        self._worker = Worker(self.bus, self.outbox, self._policy, options)
         self._worker_thread = threading.get_ident()
-        await Worker(self).run()
+        await self._worker.run()
 
     def _wake_worker(self) -> None:
         """Tell the running worker, if any, to look at the outbox now."""
-        if self._wake is not None:
-            self._wake.set()
+        if self._worker is not None:
+            self._worker.wake()
 
     def _notify(self) -> None:
         """Wake the worker when queuing happens on its own thread (others wait a poll)."""

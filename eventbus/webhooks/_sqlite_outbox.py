@@ -8,105 +8,30 @@ import secrets
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from .._sqlite import SqliteFile, Synchronous
 from ._endpoints import Endpoint
 from ._outbox import Attempt, DeliveryStatus, Lease, Message, OutboundDelivery, Settlement
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS webhook_endpoints (
-    id TEXT PRIMARY KEY, url TEXT NOT NULL, enabled_events TEXT NOT NULL, status TEXT NOT NULL,
-    secret TEXT NOT NULL, description TEXT NOT NULL, metadata TEXT NOT NULL,
-    scheme TEXT NOT NULL, created_at REAL NOT NULL, updated_at REAL NOT NULL,
-    previous_secrets TEXT NOT NULL, failing_since REAL, disabled_reason TEXT);
-CREATE TABLE IF NOT EXISTS webhook_messages (
-    event_id TEXT PRIMARY KEY, event_type TEXT NOT NULL, body BLOB NOT NULL,
-    headers TEXT NOT NULL, created_at REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS webhook_deliveries (
-    event_id TEXT NOT NULL, endpoint_id TEXT NOT NULL, status TEXT NOT NULL,
-    step INTEGER NOT NULL, attempts INTEGER NOT NULL, next_attempt_at REAL,
-    trigger TEXT NOT NULL, lease_until REAL, token TEXT, created_at REAL NOT NULL,
-    finished_at REAL, PRIMARY KEY (event_id, endpoint_id));
-CREATE INDEX IF NOT EXISTS webhook_deliveries_due
-    ON webhook_deliveries (status, next_attempt_at);
-CREATE INDEX IF NOT EXISTS webhook_deliveries_recent ON webhook_deliveries (created_at);
-CREATE TABLE IF NOT EXISTS webhook_attempts (
-    event_id TEXT NOT NULL, endpoint_id TEXT NOT NULL, number INTEGER NOT NULL,
-    status TEXT NOT NULL, response_status INTEGER, response_body TEXT, error TEXT,
-    duration REAL NOT NULL, trigger TEXT NOT NULL, created_at REAL NOT NULL,
-    next_attempt_at REAL, PRIMARY KEY (event_id, endpoint_id, number));
-"""
-_ENDPOINT_COLUMNS = (
-    "id, url, enabled_events, status, secret, description, metadata, scheme, created_at, "
-    "updated_at, previous_secrets, failing_since, disabled_reason"
+from ._outbox_rows import (
+    ATTEMPT,
+    DELIVERY,
+    DUE,
+    ENDPOINT_COLUMNS,
+    HELD,
+    REVIVE,
+    SCHEMA,
+    SETTLE,
+    attempt_of,
+    delivery_of,
+    endpoint_of,
+    endpoint_row,
+    moment,
+    moment_or_none,
+    stamp,
+    where_clause,
 )
-_DELIVERY = (
-    "SELECT d.event_id, m.event_type, d.endpoint_id, d.status, d.attempts, d.next_attempt_at,"
-    " d.created_at FROM webhook_deliveries d JOIN webhook_messages m USING (event_id)"
-)
-_ATTEMPT = (
-    "SELECT event_id, endpoint_id, number, status, response_status, response_body, error, "
-    "duration, trigger, created_at, next_attempt_at FROM webhook_attempts"
-)
-_DUE = (
-    "FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id "
-    "WHERE d.status = 'pending' AND e.status = 'enabled'"
-)
-
-
-def _stamp(moment: datetime | None) -> float | None:
-    return None if moment is None else moment.timestamp()
-
-
-def _time(stamp: float | None) -> datetime | None:
-    return None if stamp is None else datetime.fromtimestamp(stamp, UTC)
-
-
-def _at(stamp: float) -> datetime:
-    return datetime.fromtimestamp(stamp, UTC)
-
-
-def _endpoint_row(endpoint: Endpoint) -> tuple[Any, ...]:
-    previous = [[old, until.timestamp()] for old, until in endpoint.previous_secrets]
-    return (
-        endpoint.id, endpoint.url, json.dumps(endpoint.enabled_events), endpoint.status,
-        endpoint.secret, endpoint.description, json.dumps(dict(endpoint.metadata)),
-        endpoint.scheme, endpoint.created_at.timestamp(), endpoint.updated_at.timestamp(),
-        json.dumps(previous), _stamp(endpoint.failing_since), endpoint.disabled_reason,
-    )  # fmt: skip
-
-
-def _endpoint(row: sqlite3.Row | tuple[Any, ...]) -> Endpoint:
-    previous = tuple((old, _at(until)) for old, until in json.loads(row[10]))
-    return Endpoint(
-        id=row[0], url=row[1], enabled_events=tuple(json.loads(row[2])), status=row[3],
-        secret=row[4], description=row[5], metadata=json.loads(row[6]), scheme=row[7],
-        created_at=_at(row[8]), updated_at=_at(row[9]), previous_secrets=previous,
-        failing_since=_time(row[11]), disabled_reason=row[12],
-    )  # fmt: skip
-
-
-def _delivery(row: tuple[Any, ...]) -> OutboundDelivery:
-    return OutboundDelivery(
-        event_id=row[0], event_type=row[1], endpoint_id=row[2], status=row[3],
-        attempts=row[4], next_attempt_at=_time(row[5]), created_at=_at(row[6]),
-    )  # fmt: skip
-
-
-def _attempt(row: tuple[Any, ...]) -> Attempt:
-    return Attempt(
-        event_id=row[0], endpoint_id=row[1], number=row[2], status=row[3],
-        response_status=row[4], response_body=row[5], error=row[6], duration=row[7],
-        trigger=row[8], created_at=_at(row[9]), next_attempt_at=_time(row[10]),
-    )  # fmt: skip
-
-
-def _where(**conditions: Any) -> tuple[str, list[Any]]:
-    given = {column: value for column, value in conditions.items() if value is not None}
-    clause = " AND ".join(f"{column} = ?" for column in given)
-    return (f" WHERE {clause}" if clause else ""), list(given.values())
 
 
 class SqliteOutbox:
@@ -133,7 +58,7 @@ class SqliteOutbox:
         if retention <= timedelta(0):
             raise ValueError(f"retention must be positive, not {retention!r}")
         self.retention = retention
-        self._file = SqliteFile(path, schema=_SCHEMA, synchronous=synchronous)
+        self._file = SqliteFile(path, schema=SCHEMA, synchronous=synchronous)
         self.path = self._file.path
 
     @contextmanager
@@ -163,9 +88,9 @@ class SqliteOutbox:
     def add_endpoint(self, endpoint: Endpoint, /) -> None:
         with self._file.transaction() as db:
             db.execute(
-                f"INSERT INTO webhook_endpoints ({_ENDPOINT_COLUMNS}) VALUES "
+                f"INSERT INTO webhook_endpoints ({ENDPOINT_COLUMNS}) VALUES "
                 "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                _endpoint_row(endpoint),
+                endpoint_row(endpoint),
             )
 
     def get_endpoint(self, endpoint_id: str, /) -> Endpoint | None:
@@ -175,9 +100,9 @@ class SqliteOutbox:
     def list_endpoints(self) -> list[Endpoint]:
         with self._reading() as db:
             rows = db.execute(
-                f"SELECT {_ENDPOINT_COLUMNS} FROM webhook_endpoints ORDER BY created_at, id"
+                f"SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints ORDER BY created_at, id"
             ).fetchall()
-        return [_endpoint(row) for row in rows]
+        return [endpoint_of(row) for row in rows]
 
     def update_endpoint(self, endpoint_id: str, changes: Mapping[str, Any], /) -> Endpoint | None:
         with self._file.transaction() as db:
@@ -187,9 +112,9 @@ class SqliteOutbox:
             fields = {name: getattr(current, name) for name in current.__slots__}
             updated = Endpoint(**{**fields, **changes})
             db.execute(
-                f"INSERT OR REPLACE INTO webhook_endpoints ({_ENDPOINT_COLUMNS}) VALUES "
+                f"INSERT OR REPLACE INTO webhook_endpoints ({ENDPOINT_COLUMNS}) VALUES "
                 "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                _endpoint_row(updated),
+                endpoint_row(updated),
             )
         return updated
 
@@ -212,9 +137,9 @@ class SqliteOutbox:
     @staticmethod
     def _read_endpoint(db: sqlite3.Connection, endpoint_id: str) -> Endpoint | None:
         row = db.execute(
-            f"SELECT {_ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE id = ?", (endpoint_id,)
+            f"SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE id = ?", (endpoint_id,)
         ).fetchone()
-        return None if row is None else _endpoint(row)
+        return None if row is None else endpoint_of(row)
 
     # -- queuing and sending ----------------------------------------------------------
 
@@ -250,9 +175,11 @@ class SqliteOutbox:
         until = now + lease
         with self._unflushed() as db:
             rows = db.execute(
-                "SELECT event_id, endpoint_id, step, trigger FROM (SELECT d.*, ROW_NUMBER() "
+                "SELECT event_id, endpoint_id, CASE WHEN trigger = 'restart' THEN 0 ELSE step "
+                "END, CASE WHEN trigger = 'scheduled' THEN trigger ELSE 'manual' END "
+                "FROM (SELECT d.*, ROW_NUMBER() "
                 "OVER (PARTITION BY d.endpoint_id ORDER BY d.next_attempt_at) AS turn "
-                f"{_DUE} AND d.next_attempt_at <= :now AND (d.lease_until IS NULL "
+                f"{DUE} AND d.next_attempt_at <= :now AND (d.lease_until IS NULL "
                 "OR d.lease_until <= :now)) WHERE turn <= :cap "
                 "ORDER BY turn, next_attempt_at LIMIT :limit",
                 {"now": now.timestamp(), "cap": per_endpoint,
@@ -266,9 +193,9 @@ class SqliteOutbox:
                 taken[endpoint_id] = taken.get(endpoint_id, 0) + 1
                 token = secrets.token_hex(8)
                 db.execute(
-                    "UPDATE webhook_deliveries SET lease_until = ?, token = ? "
-                    "WHERE event_id = ? AND endpoint_id = ?",
-                    (until.timestamp(), token, event_id, endpoint_id),
+                    "UPDATE webhook_deliveries SET lease_until = ?, token = ?, step = ?, "
+                    "trigger = ? WHERE event_id = ? AND endpoint_id = ?",
+                    (until.timestamp(), token, step, trigger, event_id, endpoint_id),
                 )
                 claims.append(self._claim(db, event_id, endpoint_id, step, trigger, token, until))
         return claims
@@ -288,10 +215,12 @@ class SqliteOutbox:
             "WHERE event_id = ?",
             (event_id,),
         ).fetchone()
-        message = Message(event_id, event_type, bytes(body), json.loads(headers), _at(created))
-        endpoint = self._read_endpoint(db, endpoint_id)
-        assert endpoint is not None  # joined on in this same transaction
-        return Lease(message, endpoint, step, trigger, token, until)
+        message = Message(event_id, event_type, bytes(body), json.loads(headers), moment(created))
+        # Joined on by the claim in this same transaction, so the row is there.
+        row = db.execute(
+            f"SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE id = ?", (endpoint_id,)
+        ).fetchone()
+        return Lease(message, endpoint_of(row), step, trigger, token, until)
 
     def release(self, leases: Sequence[Lease], /) -> None:
         with self._unflushed() as db:
@@ -320,15 +249,15 @@ class SqliteOutbox:
             "INSERT INTO webhook_attempts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (*key, number, attempt.status, attempt.response_status, attempt.response_body,
              attempt.error, attempt.duration, attempt.trigger, created,
-             _stamp(attempt.next_attempt_at)),
+             stamp(attempt.next_attempt_at)),
         )  # fmt: skip
-        step = 0 if attempt.status == "succeeded" else lease.step + 1
+        failed = attempt.status != "succeeded"
         db.execute(
-            "UPDATE webhook_deliveries SET status = ?, step = ?, attempts = attempts + 1, "
-            "next_attempt_at = ?, trigger = 'scheduled', lease_until = NULL, token = NULL, "
-            "finished_at = ? WHERE event_id = ? AND endpoint_id = ? AND token = ?",
-            (status, step, _stamp(attempt.next_attempt_at),
-             None if status == "pending" else created, *key, lease.token),
+            SETTLE,
+            {"status": status, "step": lease.step + 1 if failed else 0, "failed": failed,
+             "next": stamp(attempt.next_attempt_at), "created": created,
+             "finished": None if status == "pending" else created, "event_id": key[0],
+             "endpoint_id": key[1], "token": lease.token},
         )  # fmt: skip
         db.execute(
             "UPDATE webhook_endpoints SET failing_since = CASE WHEN ? THEN NULL "
@@ -338,16 +267,15 @@ class SqliteOutbox:
         row = db.execute(
             "SELECT failing_since FROM webhook_endpoints WHERE id = ?", (attempt.endpoint_id,)
         ).fetchone()
-        return None if row is None else _time(row[0])
+        return None if row is None else moment_or_none(row[0])
 
     def schedule(self, event_id: str, endpoint_id: str, now: datetime, /) -> bool:
         with self._file.transaction() as db:
             return (
                 db.execute(
-                    "UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = ?, "
-                    "trigger = 'manual', finished_at = NULL, lease_until = NULL, token = NULL "
-                    "WHERE event_id = ? AND endpoint_id = ?",
-                    (now.timestamp(), event_id, endpoint_id),
+                    f"{REVIVE}, trigger = CASE WHEN {HELD} THEN 'rerun' ELSE 'manual' END "
+                    "WHERE event_id = :event_id AND endpoint_id = :endpoint_id",
+                    {"now": now.timestamp(), "event_id": event_id, "endpoint_id": endpoint_id},
                 ).rowcount
                 > 0
             )
@@ -355,12 +283,12 @@ class SqliteOutbox:
     def recover(self, endpoint_id: str, since: datetime, now: datetime, /) -> int:
         with self._file.transaction() as db:
             return db.execute(
-                "UPDATE webhook_deliveries SET status = 'pending', step = 0, next_attempt_at = ?,"
-                " trigger = 'manual', finished_at = NULL, lease_until = NULL, token = NULL "
-                "WHERE endpoint_id = ? AND created_at >= ? AND NOT EXISTS (SELECT 1 FROM "
-                "webhook_attempts a WHERE a.event_id = webhook_deliveries.event_id AND "
-                "a.endpoint_id = webhook_deliveries.endpoint_id AND a.status = 'succeeded')",
-                (now.timestamp(), endpoint_id, since.timestamp()),
+                f"{REVIVE}, step = CASE WHEN {HELD} THEN step ELSE 0 END, "
+                f"trigger = CASE WHEN {HELD} THEN 'restart' ELSE 'manual' END "
+                "WHERE endpoint_id = :endpoint_id AND created_at >= :since AND NOT EXISTS ("
+                "SELECT 1 FROM webhook_attempts a WHERE a.event_id = webhook_deliveries.event_id"
+                " AND a.endpoint_id = webhook_deliveries.endpoint_id AND a.status = 'succeeded')",
+                {"now": now.timestamp(), "endpoint_id": endpoint_id, "since": since.timestamp()},
             ).rowcount
 
     # -- reading ----------------------------------------------------------------------
@@ -372,31 +300,31 @@ class SqliteOutbox:
         status: DeliveryStatus | None = None,
         limit: int = 100,
     ) -> list[OutboundDelivery]:
-        where, values = _where(**{"d.endpoint_id": endpoint_id, "d.status": status})
+        where, values = where_clause(**{"d.endpoint_id": endpoint_id, "d.status": status})
         with self._reading() as db:
             rows = db.execute(
-                f"{_DELIVERY}{where} ORDER BY d.created_at DESC, d.event_id, d.endpoint_id "
+                f"{DELIVERY}{where} ORDER BY d.created_at DESC, d.event_id, d.endpoint_id "
                 "LIMIT ?",
                 (*values, limit),
             ).fetchall()
-        return [_delivery(row) for row in rows]
+        return [delivery_of(row) for row in rows]
 
     def attempts(
         self, *, event_id: str | None = None, endpoint_id: str | None = None
     ) -> list[Attempt]:
-        where, values = _where(event_id=event_id, endpoint_id=endpoint_id)
+        where, values = where_clause(event_id=event_id, endpoint_id=endpoint_id)
         with self._reading() as db:
             rows = db.execute(
-                f"{_ATTEMPT}{where} ORDER BY created_at, event_id, endpoint_id, number", values
+                f"{ATTEMPT}{where} ORDER BY created_at, event_id, endpoint_id, number", values
             ).fetchall()
-        return [_attempt(row) for row in rows]
+        return [attempt_of(row) for row in rows]
 
     def next_due(self) -> datetime | None:
         with self._reading() as db:
             (due,) = db.execute(
-                f"SELECT MIN(MAX(d.next_attempt_at, COALESCE(d.lease_until, 0))) {_DUE}"
+                f"SELECT MIN(MAX(d.next_attempt_at, COALESCE(d.lease_until, 0))) {DUE}"
             ).fetchone()
-        return _time(due)
+        return moment_or_none(due)
 
     def purge(self, now: datetime, /) -> int:
         before = (now - self.retention).timestamp()

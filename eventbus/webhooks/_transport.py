@@ -5,11 +5,14 @@ one POST bounded by the timeout. Imported by the worker only, so the rest of
 
 from __future__ import annotations
 
+import select
+import socket
 import ssl
 import time
-from collections.abc import Iterable
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import anyio
 import anyio.to_thread
@@ -43,16 +46,24 @@ class PinnedBackend(httpcore.AsyncNetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.AsyncNetworkStream:
-        addresses = await anyio.to_thread.run_sync(self._policy.addresses, host, port)
+        # A resolver thread cannot be interrupted: abandon it when the attempt's timeout
+        # passes, so the timeout bounds name resolution too.
+        addresses = await anyio.to_thread.run_sync(
+            self._policy.addresses, host, port, abandon_on_cancel=True
+        )
         for address in addresses[:-1]:
             try:
-                return await self._inner.connect_tcp(
-                    str(address), port, timeout, local_address, socket_options
+                return _Stream(
+                    await self._inner.connect_tcp(
+                        str(address), port, timeout, local_address, socket_options
+                    )
                 )
             except httpcore.ConnectError:
                 continue
-        return await self._inner.connect_tcp(
-            str(addresses[-1]), port, timeout, local_address, socket_options
+        return _Stream(
+            await self._inner.connect_tcp(
+                str(addresses[-1]), port, timeout, local_address, socket_options
+            )
         )
 
     async def connect_unix_socket(
@@ -64,21 +75,129 @@ class PinnedBackend(httpcore.AsyncNetworkBackend):
         await self._inner.sleep(seconds)
 
 
+class _Stream(httpcore.AsyncNetworkStream):
+    """A connected stream whose raw socket is looked up once: the pool asks whether each
+    idle connection is readable before every request, and anyio rebuilds all of a socket's
+    attributes (``getpeername`` included) to answer each time."""
+
+    def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
+        self._inner = inner
+        self._socket: socket.socket | None = inner.get_extra_info("socket")
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return await self._inner.read(max_bytes, timeout)
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        await self._inner.write(buffer, timeout)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    async def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        return _Stream(await self._inner.start_tls(ssl_context, server_hostname, timeout))
+
+    def get_extra_info(self, info: str) -> Any:
+        if info == "is_readable":
+            return self._socket is None or _readable(self._socket)
+        return self._inner.get_extra_info(info)
+
+
+def _readable(sock: socket.socket) -> bool:
+    """Data (or the peer's close) is waiting: an idle connection the server has closed."""
+    if sock.fileno() == -1:
+        return True
+    if not hasattr(select, "poll"):  # pragma: no cover - Windows: select() has no fd limit
+        return bool(select.select([sock], [], [], 0)[0])
+    poller = select.poll()
+    poller.register(sock, select.POLLIN)
+    return bool(poller.poll(0))
+
+
+class PinnedTransport(httpx.AsyncBaseTransport):
+    """An httpx transport over an :class:`httpcore.AsyncConnectionPool` that connects through
+    :class:`PinnedBackend`: keep-alive connections per origin, up to ``connections``.
+
+    httpx has no public seam for the network backend, so this maps requests, responses and
+    errors between httpx and httpcore with their public APIs only.
+    """
+
+    def __init__(self, policy: AddressPolicy, connections: int) -> None:
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=ssl.create_default_context(),
+            max_connections=connections,
+            max_keepalive_connections=connections,
+            network_backend=PinnedBackend(policy),
+        )
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        url = request.url
+        core = httpcore.Request(
+            method=request.method,
+            url=httpcore.URL(
+                scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=url.raw_path
+            ),
+            headers=request.headers.raw,
+            content=cast("AsyncIterable[bytes]", request.stream),
+            extensions=request.extensions,
+        )
+        with _httpx_errors(request):
+            answer = await self._pool.handle_async_request(core)
+        return httpx.Response(
+            status_code=answer.status,
+            headers=answer.headers,
+            stream=_ResponseStream(cast("AsyncIterable[bytes]", answer.stream), request),
+            extensions=answer.extensions,
+        )
+
+    async def aclose(self) -> None:
+        await self._pool.aclose()
+
+
+class _ResponseStream(httpx.AsyncByteStream):
+    def __init__(self, stream: AsyncIterable[bytes], request: httpx.Request) -> None:
+        self._stream = stream
+        self._request = request
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        with _httpx_errors(self._request):
+            async for part in self._stream:
+                yield part
+
+    async def aclose(self) -> None:
+        close = getattr(self._stream, "aclose", None)
+        if close is not None:
+            await close()
+
+
+@contextmanager
+def _httpx_errors(request: httpx.Request) -> Iterator[None]:
+    """Raise httpcore's errors as httpx's namesakes (``ConnectError``, ``ReadTimeout``...)."""
+    try:
+        yield
+    except _HTTPCORE_ERRORS as exc:
+        kind = getattr(httpx, type(exc).__name__, httpx.TransportError)
+        raise kind(str(exc), request=request) from exc
+
+
+_HTTPCORE_ERRORS = (
+    httpcore.TimeoutException,
+    httpcore.NetworkError,
+    httpcore.ProtocolError,
+    httpcore.UnsupportedProtocol,
+)
+
+
 def client_for(policy: AddressPolicy, connections: int, timeout: float) -> httpx.AsyncClient:
     """The worker's client: never follows redirects, ignores proxy settings from the
     environment (a proxy would connect for us, unchecked), and connects only through
     :class:`PinnedBackend`."""
-    transport = httpx.AsyncHTTPTransport(trust_env=False)
-    # httpx has no public seam for the network backend; replacing its pool keeps httpx's own
-    # request and response mapping around a pool that connects through the pinned backend.
-    transport._pool = httpcore.AsyncConnectionPool(
-        ssl_context=ssl.create_default_context(),
-        max_connections=connections,
-        max_keepalive_connections=connections,
-        network_backend=PinnedBackend(policy),
-    )
     return httpx.AsyncClient(
-        transport=transport,
+        transport=PinnedTransport(policy, connections),
         timeout=httpx.Timeout(timeout),
         follow_redirects=False,
         trust_env=False,
