@@ -234,9 +234,12 @@ async def test_a_cancelled_publish_leaves_its_handlers_spans_unset(
     """The backend cancelling the publisher (asyncio or trio) is no handler's error; one
     handler is awaited in the publisher's task, two run concurrently."""
     started = anyio.Event()
+    running: list[str] = []
 
     async def waits(event: Event[Any]) -> None:
-        started.set()
+        running.append(event.type)
+        if len(running) == handlers:
+            started.set()
         await anyio.sleep_forever()
 
     for i in range(handlers):
