@@ -16,16 +16,11 @@ from typing import Any
 from .._exceptions import InvalidEventTypeError
 from .._topics import validate_event_type
 from ._json_body import JsonBodyError, parse_json
-from ._response import QUOTE_LIMIT, reject, shown
+from ._response import MAX_EVENT_ID_LENGTH, QUOTE_LIMIT, reject, shown
 
 BLOCKLET_SERVER_TYPE = "$eventName"
-#: The longest event id accepted. Senders' ids are short (Stripe's ``evt_`` plus 24
-#: characters); a longer one is refused before any handler runs, so answers, log lines and
-#: the inbox's keys stay small whatever a sender signs.
-MAX_EVENT_ID_LENGTH = 255
 _TYPE_RULE = (
-    "event types are dot-separated segments of letters, digits, '_' and '-', such as "
-    "'invoice.paid'"
+    "event types are dot-separated segments of letters, digits, '_' and '-', such as 'invoice.paid'"
 )
 
 
