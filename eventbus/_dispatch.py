@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
@@ -116,6 +117,16 @@ async def deliver_async(
     finally:
         _reset_current(token)
     return PublishResult(event, route.called(targets), delivery.failures())
+
+
+def is_cancellation(exc: BaseException) -> bool:
+    """Tell whether ``exc`` is the async backend cancelling the publish (``asyncio``'s
+    ``CancelledError`` while the task is being cancelled, or ``trio.Cancelled``), as opposed
+    to a failure of the handler it came out of."""
+    if isinstance(exc, asyncio.CancelledError):
+        return not _stray_cancel(exc)
+    trio = sys.modules.get("trio")  # only a trio run can have raised trio.Cancelled
+    return trio is not None and isinstance(exc, trio.Cancelled)
 
 
 def _stray_cancel(exc: BaseException) -> bool:

@@ -62,11 +62,14 @@ class Route:
     )
 
     def __init__(
-        self, table: RoutingTable, subscriptions: list[Subscription], event_class: type | None
+        self,
+        table: RoutingTable,
+        subscriptions: tuple[Subscription, ...],
+        event_class: type | None,
     ) -> None:
-        subscriptions.sort(key=lambda sub: (-sub.priority, sub._seq))
+        """Wrap ``subscriptions`` (in delivery order) with the table's current middleware."""
         self._table = table
-        self.subscriptions = tuple(subscriptions)
+        self.subscriptions = subscriptions
         self.event_class = event_class
         self.publish_middleware = table.publish_middleware
         self.async_names = tuple(sub.name for sub in subscriptions if sub.is_async)
@@ -83,6 +86,18 @@ class Route:
             if self.calls is not None and len(self.calls) == 1 and self.async_names
             else None
         )
+
+    @classmethod
+    def of(
+        cls, table: RoutingTable, subscriptions: list[Subscription], event_class: type | None
+    ) -> Route:
+        """The route of the matching ``subscriptions``: highest priority first, then oldest."""
+        subscriptions.sort(key=lambda sub: (-sub.priority, sub._seq))
+        return cls(table, tuple(subscriptions), event_class)
+
+    def rewrapped(self) -> Route:
+        """This route's subscriptions wrapped with the table's current middleware."""
+        return Route(self._table, self.subscriptions, self.event_class)
 
     def targets(self, skip: Collection[str]) -> Targets:
         """The ``(subscription, handler)`` pairs to call now, leaving out ``skip``'s names,
@@ -114,6 +129,11 @@ class RoutingTable:
         self.bus_ref = weakref.ref(bus)
         self.handler_middleware: tuple[HandlerMiddleware, ...] = ()
         self.publish_middleware: tuple[PublishMiddleware, ...] = ()
+        #: one unique token per ``use()`` registration, in step with each middleware tuple
+        self._tokens: dict[str, tuple[object, ...]] = {
+            "handler_middleware": (),
+            "publish_middleware": (),
+        }
         self._seq = 0
         self._exact: dict[str, list[Subscription]] = defaultdict(list)
         self._wildcards: PatternIndex[Subscription] = PatternIndex()
@@ -163,9 +183,13 @@ class RoutingTable:
         return sub
 
     def _file(self, sub: Subscription, *, add: bool) -> None:
-        """Add ``sub`` to (or take it out of) its index, and drop the routes it changes."""
-        self._by_shape.clear()
+        """Add ``sub`` to (or take it out of) its index, and drop the routes it changes.
+
+        Shared routes by shape hold only wildcard subscriptions and depend on the wildcard
+        patterns' literals, so only a wildcard pattern drops them.
+        """
         if "*" in sub.pattern:  # a wildcard pattern
+            self._by_shape.clear()
             if add:
                 self._wildcards.add(sub.pattern, sub)
             else:
@@ -267,19 +291,40 @@ class RoutingTable:
     def use(
         self, middleware: HandlerMiddleware | PublishMiddleware, on: Literal["handler", "publish"]
     ) -> Callable[[], None]:
-        """Add a middleware (last added innermost); return the function that removes it."""
+        """Add a middleware (last added innermost); return the function that removes this
+        one registration (a middleware added twice stays once), doing nothing if called again.
+
+        The cached routes are rewrapped, not recomputed: which subscriptions a type reaches
+        does not depend on middleware.
+        """
         field = "publish_middleware" if on == "publish" else "handler_middleware"
+        token = object()  # this registration, told apart from the same middleware added again
         with self.lock:
+            self._tokens[field] += (token,)
             setattr(self, field, (*getattr(self, field), middleware))
-            self._forget_routes()
+            self._rewrap()
 
         def remove() -> None:
             with self.lock:
+                tokens = self._tokens[field]
+                if token not in tokens:
+                    return
+                at = tokens.index(token)
+                self._tokens[field] = tokens[:at] + tokens[at + 1 :]
                 current = getattr(self, field)
-                setattr(self, field, tuple(m for m in current if m is not middleware))
-                self._forget_routes()
+                setattr(self, field, current[:at] + current[at + 1 :])
+                self._rewrap()
 
         return remove
+
+    def _rewrap(self) -> None:
+        """Wrap every cached route with the current middleware; shared routes stay shared."""
+        fresh: dict[int, Route] = {}
+        for cached in (self.routes, self._set_aside, self._by_shape):
+            for key, route in cached.items():
+                if id(route) not in fresh:
+                    fresh[id(route)] = route.rewrapped()
+                cached[key] = fresh[id(route)]  # type: ignore[index]
 
     def wrap(self, sub: Subscription, handler: Handler) -> Handler:
         """``handler`` wrapped by the handler middleware (itself when there is none)."""
@@ -331,13 +376,13 @@ class RoutingTable:
         segments = event_type.split(".")
         if exact is not None or event_type in self.registry.exact:
             matched = self._wildcards.matching(segments) + (exact or [])
-            return Route(self, matched, self.registry.class_for(event_type))
+            return Route.of(self, matched, self.registry.class_for(event_type))
         shape = tuple(map(self._literals.get, segments))  # None for any other segment
         route = self._by_shape.get(shape)
         if route is None:
             if len(self._by_shape) >= MAX_ROUTES:
                 self._by_shape.clear()
             matched = self._wildcards.matching(shape)
-            route = Route(self, matched, self.registry.class_for(event_type))
+            route = Route.of(self, matched, self.registry.class_for(event_type))
             self._by_shape[shape] = route
         return route

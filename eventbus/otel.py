@@ -11,7 +11,9 @@ Spans follow OpenTelemetry's messaging conventions: ``publish {type}`` (kind ``P
 ``messaging.operation.type = "send"``) around each publish, and ``process {type}`` (kind
 ``CONSUMER``, ``"process"``) around each handler call, a child of its publish span, with the
 subscription's name in ``messaging.destination.subscription.name``. A handler that raised
-gets ``error.type`` and an ``ERROR`` status. An event carrying a W3C ``traceparent`` extra
+gets ``error.type`` and an ``ERROR`` status; a handler cut short because its publish was
+cancelled (the backend's cancellation, not a ``CancelledError`` it raised on its own) leaves
+its span's status unset. An event carrying a W3C ``traceparent`` extra
 field (one that came from another process) has its publish span made a child of that remote
 context, so a trace survives the hop; :func:`current_traceparent` gives the value a
 transport carrying events out should write.
@@ -34,6 +36,7 @@ except ImportError as exc:  # pragma: no cover - the message is tested in a subp
     ) from exc
 
 from ._bus import EventBus
+from ._dispatch import is_cancellation
 from ._envelope import Event
 from ._middleware import HandlerCall, PublishCall
 
@@ -79,9 +82,10 @@ def instrument(
             try:
                 yield
             except BaseException as exc:
-                span.record_exception(exc)
-                span.set_attribute("error.type", type(exc).__qualname__)
-                span.set_status(trace.StatusCode.ERROR, f"{type(exc).__name__}: {exc}")
+                if not is_cancellation(exc):  # a cancelled publish is no handler's error
+                    span.record_exception(exc)
+                    span.set_attribute("error.type", type(exc).__qualname__)
+                    span.set_status(trace.StatusCode.ERROR, f"{type(exc).__name__}: {exc}")
                 raise
 
     stop_publish = bus.use(publish_span, on="publish")

@@ -294,3 +294,74 @@ def test_use_refuses_an_unknown_place_and_a_non_callable(bus: EventBus) -> None:
         bus.use(lambda call: contextlib.nullcontext(), on="subscribe")  # type: ignore[call-overload]
     with pytest.raises(TypeError, match="callable"):
         bus.use(42)  # type: ignore[call-overload]
+
+
+def test_removing_one_of_two_registrations_of_a_middleware_keeps_the_other(
+    bus: EventBus,
+) -> None:
+    log: list[str] = []
+    bus.subscribe("a.b", lambda event: log.append("handler"), name="h")
+    middleware = tracer(log, "m")
+    remove_first = bus.use(middleware)
+    remove_second = bus.use(middleware)
+    remove_first()
+    remove_first()  # a second call removes nothing more
+    bus.publish("a.b")
+    assert log == ["m enter h", "handler", "m exit"]
+    log.clear()
+    remove_second()
+    bus.publish("a.b")
+    assert log == ["handler"]
+
+
+def test_publish_middleware_added_twice_is_removed_one_registration_at_a_time(
+    bus: EventBus,
+) -> None:
+    seen: list[str] = []
+
+    @contextlib.contextmanager
+    def middleware(call: PublishCall) -> Iterator[None]:
+        seen.append(call.event.type)
+        yield
+
+    bus.subscribe("a.b", lambda event: None)
+    remove_first = bus.use(middleware, on="publish")
+    bus.use(middleware, on="publish")
+    remove_first()
+    bus.publish("a.b")
+    assert seen == ["a.b"]
+
+
+def test_adding_and_removing_middleware_rewraps_routes_without_recomputing_them(
+    bus: EventBus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A ``use()`` and its remover (what every ``capture`` and ``wait_for`` does) keep the
+    cached routes' subscriptions and only rewrap their handlers."""
+    from eventbus._routing import RoutingTable
+
+    log: list[str] = []
+    bus.subscribe("a.b", lambda event: log.append("exact"), name="exact")
+    bus.subscribe("x.*", lambda event: log.append("wild"), name="wild")
+    for event_type in ("a.b", "x.y", "x.z"):
+        bus.publish(event_type)
+    subscriptions = {t: route.subscriptions for t, route in bus._routes.items()}
+    computed: list[str] = []
+    compute = RoutingTable._compute
+
+    def counting(table: RoutingTable, event_type: str) -> Any:
+        computed.append(event_type)
+        return compute(table, event_type)
+
+    monkeypatch.setattr(RoutingTable, "_compute", counting)
+    remove = bus.use(tracer(log, "m"))
+    for event_type in ("a.b", "x.y"):
+        bus.publish(event_type)
+    traced = ["m enter exact", "exact", "m exit", "m enter wild", "wild", "m exit"]
+    assert log == ["exact", "wild", "wild", *traced]
+    remove()
+    log.clear()
+    bus.publish("x.z")
+    assert log == ["wild"]
+    assert computed == []
+    assert {t: route.subscriptions for t, route in bus._routes.items()} == subscriptions
+    assert bus._routes["x.y"] is bus._routes["x.z"]  # one route per shape, still shared

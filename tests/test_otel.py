@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -256,3 +257,48 @@ def test_outgoing_traceparent_prefers_the_current_span(
     assert sent is not None
     assert sent.split("-")[1:3] == [f"{context.trace_id:032x}", f"{context.span_id:016x}"]
     assert outgoing_traceparent(own) == own.model_extra["traceparent"]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("handlers", [1, 2])
+async def test_a_cancelled_publish_leaves_its_handlers_spans_unset(
+    traced: EventBus, exporter: InMemorySpanExporter, handlers: int
+) -> None:
+    """The backend cancelling the publisher (asyncio or trio) is no handler's error; one
+    handler is awaited in the publisher's task, two run concurrently."""
+    started = anyio.Event()
+    running: list[str] = []
+
+    async def waits(event: Event[Any]) -> None:
+        running.append(event.type)
+        if len(running) == handlers:
+            started.set()
+        await anyio.sleep_forever()
+
+    for i in range(handlers):
+        traced.subscribe("order.created", waits, name=f"waits{i}")
+    async with anyio.create_task_group() as group:
+        group.start_soon(traced.publish_async, "order.created")
+        await started.wait()
+        group.cancel_scope.cancel()
+    spans = by_name(exporter)["process order.created"]
+    assert len(spans) == handlers
+    for span in spans:
+        assert span.status.status_code is trace.StatusCode.UNSET
+        assert "error.type" not in (span.attributes or {})
+        assert span.events == ()
+
+
+@pytest.mark.anyio
+async def test_a_handler_raising_cancelled_error_on_its_own_marks_its_span(
+    traced: EventBus, exporter: InMemorySpanExporter
+) -> None:
+    async def stray(event: Event[Any]) -> None:
+        raise asyncio.CancelledError
+
+    traced.subscribe("order.created", stray, name="stray")
+    result = await traced.publish_async("order.created")
+    assert [f.name for f in result.errors] == ["stray"]
+    (span,) = by_name(exporter)["process order.created"]
+    assert (span.attributes or {})["error.type"] == "CancelledError"
+    assert span.status.status_code is trace.StatusCode.ERROR

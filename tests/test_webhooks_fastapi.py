@@ -62,6 +62,27 @@ def test_post_operation_is_documented(app: FastAPI) -> None:
     assert "rejected" in schema["properties"]["outcome"]["enum"]
 
 
+def test_every_answer_of_the_receiver_is_documented(app: FastAPI) -> None:
+    """Each outcome the receiver can answer shows in app.openapi(): under its status, and
+    in the answer's outcome field, from the receiver's one table of answers."""
+    from typing import get_args
+
+    from eventbus.webhooks._response import OUTCOMES, REFUSALS, OutcomeName
+
+    spec = app.openapi()
+    responses = spec["paths"][PATH]["post"]["responses"]
+    outcome = spec["components"]["schemas"]["WebhookAnswer"]["properties"]["outcome"]
+    for name in get_args(OutcomeName):
+        assert name in outcome["enum"]
+        assert name in outcome["description"]
+        statuses = [OUTCOMES[name][0]] if name != "rejected" else list(REFUSALS)
+        for status in statuses:
+            assert f"`{name}`" in responses[str(status)]["description"]
+    assert "`queued`" in responses["202"]["description"]
+    assert "`dead_letter`" in responses["200"]["description"]
+    assert set(responses) == {str(s) for s, _ in OUTCOMES.values()} | {str(s) for s in REFUSALS}
+
+
 def test_answer_model_matches_the_receivers_body(bus: EventBus) -> None:
     """The documented model validates what the receiver actually answers."""
     receiver = WebhookReceiver(bus, SCHEME)

@@ -302,6 +302,36 @@ def test_an_error_quotes_at_most_200_characters_of_a_value(
     assert "characters)" in response.body["error"]
 
 
+@pytest.mark.parametrize("source", ["body", "webhook-id"])
+def test_an_id_over_255_characters_is_refused_before_any_handler_runs(
+    bus: EventBus, source: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A signed 600 KB id is neither echoed in the answer or the log nor handled."""
+    handled: list[Event[Any]] = []
+    bus.subscribe("invoice.paid", handled.append)
+    huge = "e" * 600_000
+    body = body_of(huge if source == "body" else None)
+    headers = STANDARD.sign(body, msg_id=huge) if source == "webhook-id" else STANDARD.sign(body)
+    caplog.set_level(logging.INFO, logger="eventbus.webhooks")
+    response = call(bus, STANDARD, body, headers)
+    assert (response.status, response.body["event_id"]) == (400, None)
+    assert "600000 characters long" in response.body["error"]
+    assert "at most 255 characters" in response.body["error"]
+    assert len(response.content) < 1_000
+    assert all(len(record.getMessage()) < 1_000 for record in caplog.records)
+    assert handled == []
+
+
+def test_an_id_of_255_characters_is_handled_and_its_duplicate_answered(bus: EventBus) -> None:
+    handled: list[Event[Any]] = []
+    bus.subscribe("invoice.paid", handled.append)
+    receiver = WebhookReceiver(bus, STANDARD)
+    body = body_of("e" * 255)
+    for outcome in ("handled", "duplicate"):
+        assert receiver.handle(body, {**JSON, **STANDARD.sign(body)}).body["outcome"] == outcome
+    assert [event.id for event in handled] == ["e" * 255]
+
+
 # -- 8. every refusal leaves one line in the log ---------------------------------------------
 
 

@@ -16,12 +16,11 @@ from typing import Any
 from .._exceptions import InvalidEventTypeError
 from .._topics import validate_event_type
 from ._json_body import JsonBodyError, parse_json
-from ._response import QUOTE_LIMIT, reject, shown
+from ._response import MAX_EVENT_ID_LENGTH, QUOTE_LIMIT, reject, shown
 
 BLOCKLET_SERVER_TYPE = "$eventName"
 _TYPE_RULE = (
-    "event types are dot-separated segments of letters, digits, '_' and '-', such as "
-    "'invoice.paid'"
+    "event types are dot-separated segments of letters, digits, '_' and '-', such as 'invoice.paid'"
 )
 
 
@@ -56,7 +55,7 @@ def event_fields(body: bytes, delivery_id: str | None) -> dict[str, Any]:
 
     :param delivery_id: the scheme's delivery id, the id of a body that has none
     :raises DeliveryRejectedError: 400, naming the problem: not a JSON object, no or
-        invalid type, no id
+        invalid type, no id, or an id longer than :data:`MAX_EVENT_ID_LENGTH`
     """
     fields = decode_object(body)
     if BLOCKLET_SERVER_TYPE in fields:
@@ -74,6 +73,12 @@ def event_fields(body: bytes, delivery_id: str | None) -> dict[str, Any]:
         fields["id"] = event_id = delivery_id
     if not isinstance(event_id, str) or not event_id:
         raise reject(400, f"the event's 'id' must be a non-empty string, not {shown(event_id)}")
+    if len(event_id) > MAX_EVENT_ID_LENGTH:
+        raise reject(
+            400,
+            f"the event's 'id' is {len(event_id)} characters long; ids of at most "
+            f"{MAX_EVENT_ID_LENGTH} characters are accepted: give each event a short unique id",
+        )
     return fields
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ._response import Outcome
+from ._response import Outcome, ended
 
 if TYPE_CHECKING:
     from .._envelope import Event
@@ -43,5 +43,5 @@ def check_queue(
 def queued(event: Event[Any], entry_id: str | None) -> Outcome:
     """202 ``queued`` for an event now on the queue, 200 ``duplicate`` for a copy."""
     if entry_id is None:
-        return Outcome(200, "duplicate", event.id)
-    return Outcome(202, "queued", event.id)
+        return ended("duplicate", event.id)
+    return ended("queued", event.id)

@@ -17,7 +17,7 @@ from ..inbox import AsyncIdempotencyStore, Delivery, IdempotencyStore, Inbox
 from . import _steps as steps
 from ._queue import EventQueue, check_queue, queued
 from ._request import Headers, WebhookRequest
-from ._response import DeliveryRejectedError, Outcome, WebhookResponse, answer
+from ._response import OUTCOMES, DeliveryRejectedError, Outcome, WebhookResponse, answer, ended
 from ._scheme import SignatureScheme
 
 if TYPE_CHECKING:
@@ -243,7 +243,7 @@ class WebhookReceiver:
         delivery_id = steps.verify(self.scheme, request, headers)
         fields = steps.decode(request.body, delivery_id, headers.get("traceparent"))
         if not self._wanted(fields["type"]):
-            return Outcome(200, "ignored", fields["id"])
+            return ended("ignored", fields["id"])
         return steps.build(self.bus, fields)
 
     def __repr__(self) -> str:
@@ -287,29 +287,21 @@ def _is_pairs(headers: object) -> bool:
     )
 
 
-#: Each delivery status's HTTP status and error text (``str.format`` fields: ``count`` and
-#: ``names`` of the failed handlers, ``attempt``).
-_ANSWERS: dict[str, tuple[int, str | None]] = {
-    "handled": (200, None),
-    "duplicate": (200, None),
-    "in_flight": (409, "another delivery of this event is being handled right now; retry later"),
-    "failed": (
-        500,
-        "{count} handler(s) failed: {names}; on the sender's retry only these run again "
-        "(details in the server log)",
-    ),
-    "dead_letter": (
-        200,
-        "given up as a dead letter after {attempt} attempt(s); nothing runs on redelivery "
-        "(list them with inbox.dead_letters(), retry with inbox.retry_dead_letter)",
-    ),
+#: Each delivery status's error text (``str.format`` fields: ``count`` and ``names`` of the
+#: failed handlers, ``attempt``); its HTTP status is in :data:`OUTCOMES`.
+_ERRORS: dict[str, str] = {
+    "in_flight": OUTCOMES["in_flight"][1],
+    "failed": "{count} handler(s) failed: {names}; on the sender's retry only these run again "
+    "(details in the server log)",
+    "dead_letter": "given up as a dead letter after {attempt} attempt(s); nothing runs on "
+    "redelivery (list them with inbox.dead_letters(), retry with inbox.retry_dead_letter)",
 }
 
 
 def _outcome(delivery: Delivery) -> Outcome:
     """The answer for what the inbox did with the event."""
-    status, error = _ANSWERS[delivery.status]
+    error = _ERRORS.get(delivery.status)
     if error is not None:
         names = ", ".join(delivery.failed)
         error = error.format(count=len(delivery.failed), names=names, attempt=delivery.attempt)
-    return Outcome(status, delivery.status, delivery.event_id, error)
+    return ended(delivery.status, delivery.event_id, error)

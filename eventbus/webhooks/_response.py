@@ -18,12 +18,51 @@ from .._exceptions import StoreFileMissingError
 logger = logging.getLogger("eventbus.webhooks")
 
 OutcomeName = Literal[
-    "handled", "ignored", "duplicate", "dead_letter", "queued", "in_flight", "failed",
+    "handled",
+    "ignored",
+    "duplicate",
+    "dead_letter",
+    "queued",
+    "in_flight",
+    "failed",
     "rejected",
 ]
 
 #: How many characters of a sender's value an error message quotes.
 QUOTE_LIMIT = 200
+
+#: The longest event id accepted. Senders' ids are short (Stripe's ``evt_`` plus 24
+#: characters); a longer one is refused before any handler runs, so answers, log lines and
+#: the inbox's keys stay small whatever a sender signs.
+MAX_EVENT_ID_LENGTH = 255
+
+#: Each outcome but ``rejected``: its one HTTP status, and when the receiver answers it.
+#: With :data:`REFUSALS`, the one table of answers (the FastAPI router documents these).
+OUTCOMES: dict[OutcomeName, tuple[int, str]] = {
+    "handled": (200, "published, and every handler succeeded"),
+    "ignored": (200, "the type is outside enabled_events; nothing published"),
+    "duplicate": (200, "the event was already handled (or queued); nothing published"),
+    "dead_letter": (200, "given up as a dead letter after max_attempts failed attempts"),
+    "queued": (202, "queue mode: the event is on the stream; its consumers run the handlers"),
+    "in_flight": (409, "another delivery of this event is being handled right now; retry later"),
+    "failed": (
+        500,
+        "a handler failed (the error names which; on the retry only the failed ones run), "
+        "or the receiver's store or adapter failed",
+    ),
+}
+
+#: Each status answered with outcome ``rejected``, and when.
+REFUSALS: dict[int, str] = {
+    400: "the body is not JSON or not an object, an envelope field (id, type, times, "
+    f"source) is wrong, or the id is longer than {MAX_EVENT_ID_LENGTH} characters",
+    401: "the signature check failed; nothing was parsed or published",
+    405: "not a POST (the answer has Allow: POST)",
+    408: "the body did not arrive within the receiver's read_timeout",
+    413: "the body is larger than the receiver's max_body_bytes",
+    415: "the content type is not JSON",
+    422: "the data does not fit the event type's registered model",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +107,12 @@ class Outcome:
     headers: Mapping[str, str] = field(default_factory=dict)
 
 
+def ended(outcome: OutcomeName, event_id: str | None = None, error: str | None = None) -> Outcome:
+    """The :class:`Outcome` ``outcome`` (any but ``rejected``) with its status from
+    :data:`OUTCOMES`."""
+    return Outcome(OUTCOMES[outcome][0], outcome, event_id, error)
+
+
 class DeliveryRejectedError(Exception):
     """Ends a delivery early with ``outcome``; raised and caught inside the webhook package."""
 
@@ -110,11 +155,10 @@ def answer(result: Outcome | BaseException, where: str) -> WebhookResponse:
         result = result.outcome
     if isinstance(result, StoreFileMissingError):
         logger.error("webhook %s refused: %s", where, result)
-        result = Outcome(500, "failed", None, f"{result}; the sender should retry")
+        result = ended("failed", None, f"{result}; the sender should retry")
     elif isinstance(result, BaseException):
         logger.error("webhook %s: adapter failed", where, exc_info=result)
-        result = Outcome(
-            500,
+        result = ended(
             "failed",
             None,
             "internal error in the webhook adapter; the traceback is in the server log "

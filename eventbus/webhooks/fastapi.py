@@ -17,7 +17,7 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ._response import OutcomeName
+from ._response import OUTCOMES, REFUSALS, OutcomeName
 from ._starlette import webhook_route
 
 if TYPE_CHECKING:
@@ -28,32 +28,45 @@ __all__ = ["WebhookAnswer", "router"]
 SUMMARY = "Receive a webhook delivery"
 DESCRIPTION = (
     "A signed event from the sender, verified against the raw body, de-duplicated by its "
-    "id and published. 2xx means handled (or already handled, or ignored): do not retry. "
+    "id and published. 2xx means handled, queued, already handled, ignored or given up as "
+    "a dead letter: do not retry. "
     "Any other status is worth a retry except 400, 401, 405, 413, 415 and 422, which "
     "repeat until the request changes."
 )
-#: Each status the receiver answers besides 200, with when (the same table as the README).
-STATUSES = {
-    400: "The body is not JSON, not an object, or an envelope field (id, type, times) is wrong",
-    401: "The signature check failed; nothing was parsed or published",
-    405: "Not a POST (the answer has Allow: POST)",
-    408: "The body did not arrive in time",
-    409: "Another delivery of this event is being handled right now; retry later",
-    413: "The body is larger than the receiver's max_body_bytes",
-    415: "The content type is not JSON",
-    422: "The data does not fit the event type's registered model",
-    500: "A handler failed (the error names which); on the retry only the failed ones run",
-}
+
+
+def _documented_statuses() -> dict[int, str]:
+    """Each status the receiver answers, with its outcomes and when, from the one table in
+    :mod:`eventbus.webhooks._response` (so the documented responses cannot drift from it)."""
+    whens: dict[int, list[str]] = {}
+    for outcome, (status, when) in OUTCOMES.items():
+        whens.setdefault(status, []).append(f"- `{outcome}`: {when}")
+    for status, when in REFUSALS.items():
+        whens.setdefault(status, []).append(f"- `rejected`: {when}")
+    return {status: "\n".join(whens[status]) for status in sorted(whens)}
+
+
+def _outcome_description() -> str:
+    by_status: dict[int, list[str]] = {}
+    for outcome, (status, _) in OUTCOMES.items():
+        by_status.setdefault(status, []).append(outcome)
+    parts = [f"{_either(names)} ({status})" for status, names in sorted(by_status.items())]
+    return ", ".join(parts) + ", rejected (" + ", ".join(map(str, sorted(REFUSALS))) + ")"
+
+
+def _either(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+
+
+#: Each status the receiver answers, with its outcomes and when.
+STATUSES = _documented_statuses()
 
 
 class WebhookAnswer(BaseModel):
     """The JSON body of every answer: :attr:`eventbus.webhooks.WebhookResponse.body`."""
 
     ok: bool = Field(description="true exactly for a 2xx status: the sender should not retry")
-    outcome: OutcomeName = Field(
-        description="handled, ignored or duplicate (200), in_flight (409), failed (500), "
-        "rejected (any other status)"
-    )
+    outcome: OutcomeName = Field(description=_outcome_description())
     event_id: str | None = Field(description="the event's id once known")
     error: str | None = Field(description="what went wrong and what to do about it")
 
@@ -80,7 +93,7 @@ def router(receiver: WebhookReceiver, path: str) -> APIRouter:
         summary=SUMMARY,
         description=DESCRIPTION,
         response_model=WebhookAnswer,
-        response_description="Handled, already handled (duplicate) or ignored",
+        response_description=STATUSES[200],
         responses={
             status: {"model": WebhookAnswer, "description": text}
             for status, text in STATUSES.items()
