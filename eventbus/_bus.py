@@ -20,6 +20,7 @@ from ._middleware import (
     Observer,
     PublishCall,
     PublishMiddleware,
+    check_middleware,
     enter_publish,
     observer_middleware,
 )
@@ -466,11 +467,13 @@ class EventBus:
 
         :return: a function that removes the middleware
         :raises ValueError: ``on`` is neither ``"handler"`` nor ``"publish"``
+        :raises TypeError: ``middleware`` is not callable, or is async (an ``async def`` or
+            ``asynccontextmanager`` function): a middleware returns a sync context manager,
+            since the same one wraps sync and async handlers alike
         """
         if on not in ("handler", "publish"):
             raise ValueError(f"on must be 'handler' or 'publish', not {on!r}")
-        if not callable(middleware):
-            raise TypeError(f"middleware must be callable, got {middleware!r}")
+        check_middleware(middleware)
         return self._table.use(middleware, on)
 
     def close(self) -> None:
