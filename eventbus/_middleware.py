@@ -99,7 +99,7 @@ def _entered(middleware: Callable[[Any], object], call: object) -> AbstractConte
             f"middleware {middleware!r} returned {manager!r}, not a context manager: a"
             " middleware must return an object with __enter__ and __exit__"
         )
-    return manager  # type: ignore[return-value]  # checked just above
+    return manager
 
 
 def wrap_handler(

@@ -223,3 +223,19 @@ def test_without_opentelemetry_the_error_names_the_extra() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
     assert "pip install 'eventbus[otel]'" in done.stdout
+
+
+def test_instrumenting_a_bus_twice_is_refused_until_uninstrumented(
+    bus: EventBus, provider: TracerProvider, exporter: InMemorySpanExporter
+) -> None:
+    uninstrument = instrument(bus, tracer_provider=provider)
+    with pytest.raises(RuntimeError, match="instrumented already"):
+        instrument(bus, tracer_provider=provider)
+    bus.subscribe("a.b", lambda event: None)
+    bus.publish("a.b")
+    assert [span.name for span in exporter.get_finished_spans()] == [
+        "process a.b",
+        "publish a.b",
+    ]
+    uninstrument()
+    instrument(bus, tracer_provider=provider)()
