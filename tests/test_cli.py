@@ -545,9 +545,13 @@ def test_unreachable_forward_target_fails_the_delivery(
     target = f"http://127.0.0.1:{closed_port}/webhook"
     listener = listen("--secret", SECRET, "--forward-to", target)
     listener.line()
-    result = trigger(listener.url, "invoice.paid")
+    result = trigger(listener.url, "invoice.paid", "--id", "evt_fw_3")
     assert result.returncode == 1
-    assert answers(result)[0]["outcome"] == "failed"
+    [answer] = answers(result)
+    assert answer["outcome"] == "failed"
+    assert answer["event_id"] == "evt_fw_3"
+    assert answer["error"].startswith(f"the application at {target} could not be reached (")
+    assert "handler(s)" not in answer["error"]
     line = listener.line()
     assert " 500 failed " in line
     assert "forwarded: failed" in line
