@@ -104,6 +104,21 @@ def matches_any(expected: bytes, given: Iterable[bytes]) -> bool:
     return found
 
 
+def no_match(count: int, header: str, secret: str) -> str:
+    """The reason a request carrying ``count`` v1 signatures in ``header`` matched none.
+
+    It says how many signatures were sent (the sender knows that) but never how many
+    secrets are configured: an unauthenticated sender reads this answer.
+
+    :param secret: what to check, such as ``"secret"``
+    """
+    return (
+        f"no matching signature: none of the {count} v1 signature(s) in {header!r} matches "
+        f"the body under the configured secret(s); check the {secret}, and that the body is "
+        "passed on as the raw bytes received (not parsed and re-serialised)"
+    )
+
+
 def _show(moment: float) -> str:
     return f"{moment:.0f} ({datetime.fromtimestamp(moment, UTC).isoformat(timespec='seconds')})"
 

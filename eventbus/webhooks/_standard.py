@@ -25,6 +25,7 @@ from ._scheme import (
     check_tolerance,
     get_header,
     matches_any,
+    no_match,
     parse_unix_time,
     require_header,
 )
@@ -102,10 +103,7 @@ class StandardWebhooks:
                 return msg_id
         raise SignatureError(
             scheme=_NAME,
-            reason=f"no matching signature: none of the {len(given)} v1 signature(s) in "
-            f"'{prefix}-signature' matches the body under any of the {len(self._keys)} "
-            "secret(s); check the secret, and that the body is passed on as the raw bytes "
-            "received (not parsed and re-serialised)",
+            reason=no_match(len(given), f"{prefix}-signature", "secret"),
         )
 
     def sign(
