@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -600,7 +601,19 @@ def test_signals_stop_it_cleanly(listen: Callable[..., Listener], signum: int) -
         pytest.param(["listen"], 2, "--secret is required", id="no-secret"),
         pytest.param(
             ["trigger", "invoice.paid", "--secret", "not base64!"], 2,
-            "is not 'whsec_' + base64", id="standard-secret-not-base64",
+            "secret is base64, usually after 'whsec_' (optional", id="standard-secret-not-base64",
+        ),
+        pytest.param(
+            ["listen", "--secret", "whsec_not base64!"], 2,
+            "secret is base64, usually after 'whsec_' (optional", id="listen-secret-not-base64",
+        ),
+        pytest.param(
+            ["trigger", "invoice.paid", "--secret", SECRET, "--timestamp", "-5"], 2,
+            "must be between 0 and 253402300799 (year 9999), got -5", id="timestamp-negative",
+        ),
+        pytest.param(
+            ["trigger", "invoice.paid", "--secret", SECRET, "--timestamp", "253402300800"], 2,
+            "must be between 0 and", id="timestamp-after-9999",
         ),
         pytest.param(
             ["trigger", "Not A Type", "--secret", SECRET], 2, "invalid event type",
@@ -644,6 +657,28 @@ def test_bad_input_is_one_line(args: list[str], status: int, message: str) -> No
     assert result.stderr.count("\n") == 1, result.stderr
     assert message in result.stderr
     assert result.stderr.startswith("eventbus")
+
+
+def test_version_prints_the_installed_version() -> None:
+    result = run("--version")
+    assert (result.returncode, result.stdout) == (0, f"eventbus {metadata.version('eventbus')}\n")
+
+
+def test_trigger_help_names_the_default_url_once_in_the_url_option() -> None:
+    text = run("trigger", "--help").stdout
+    assert "Default URL" not in text
+    assert " ".join(text.split()).count("(default: http://127.0.0.1:8787/webhook)") == 1
+
+
+def test_a_bare_base64_secret_means_the_same_to_listen_and_trigger(
+    listen: Callable[..., Listener],
+) -> None:
+    """'whsec_' is optional (as in the reference libraries), for both commands alike."""
+    bare = SECRET.removeprefix("whsec_")
+    listener = listen("--secret", bare)
+    assert trigger(listener.url, "invoice.paid", secret=SECRET).returncode == 0
+    assert trigger(listener.url, "invoice.paid", secret=bare).returncode == 0
+    assert listener.stop() == 0
 
 
 def test_unreachable_url_is_a_runtime_error(closed_port: int) -> None:

@@ -77,7 +77,7 @@ def require_header(headers: Mapping[str, str], name: str, scheme: str) -> str:
 
 
 #: The latest time a header may carry: the end of year 9999, as far as datetimes go.
-_LAST_TIME = 253_402_300_799
+LAST_TIME = 253_402_300_799
 
 
 def parse_unix_time(value: str, header: str, scheme: str) -> int:
@@ -87,11 +87,11 @@ def parse_unix_time(value: str, header: str, scheme: str) -> int:
         after 9999 is garbage, not a signing time)
     """
     text = value.strip()
-    if not (text.isascii() and text.isdigit() and len(text) <= 12 and int(text) <= _LAST_TIME):
+    if not (text.isascii() and text.isdigit() and len(text) <= 12 and int(text) <= LAST_TIME):
         raise SignatureError(
             scheme=scheme,
             reason=f"malformed header {header!r}: expected integer unix seconds between 0 and "
-            f"{_LAST_TIME} (year 9999), got {shown(value)}",
+            f"{LAST_TIME} (year 9999), got {shown(value)}",
         )
     return int(text)
 
