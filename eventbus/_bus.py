@@ -141,7 +141,9 @@ class EventBus:
         :param once: end the subscription after its first delivery (even under concurrent
             publishes, it is delivered at most once)
         :param weak: hold a function or bound method weakly and end the subscription when it
-            is garbage collected (the default holds it strongly, so lambdas and closures work)
+            is garbage collected (the default holds it strongly, so lambdas and closures work);
+            a lambda or closure nothing else holds is collected, and its subscription ends, at
+            once, as in blinker
         :param name: a stable key for this subscription (the webhook adapter records
             per-handler completion under it); defaults to the handler's qualified name, with
             ``#2``, ``#3``... appended for later subscriptions sharing one
@@ -215,7 +217,9 @@ class EventBus:
 
         ``@bus.on("invoice.paid")`` subscribes to one type, ``@bus.on(InvoicePaid)`` to a
         typed class (type checkers then check the handler's parameter), ``@bus.on`` or
-        ``@bus.on()`` to every event. With ``weak=True`` the bus holds the function weakly.
+        ``@bus.on()`` to every event. With ``weak=True`` the bus holds the function weakly:
+        the decorated module-level function or method lives on, but a decorated nested
+        function nothing else holds ends its subscription at once, as in blinker.
         """
         if callable(pattern) and not isinstance(pattern, type):
             self.subscribe(ALL, pattern)
