@@ -284,6 +284,7 @@ def test_wrong_secret_is_rejected_with_its_reason(listen: Callable[..., Listener
     assert answers(result)[0]["outcome"] == "rejected"
     line = listener.line()
     assert " 401 rejected " in line
+    assert " (unverified) reason: " in line  # the id and object shown are the sender's claim
     assert "reason: signature verification failed: StandardWebhooks: no matching signature" in line
     assert listener.stop() == 0
     assert listener.stderr == ""  # the line says it all: no log line repeating it
