@@ -20,6 +20,7 @@ from ._middleware import (
     Observer,
     PublishCall,
     PublishMiddleware,
+    check_middleware,
     enter_publish,
     observer_middleware,
 )
@@ -140,7 +141,9 @@ class EventBus:
         :param once: end the subscription after its first delivery (even under concurrent
             publishes, it is delivered at most once)
         :param weak: hold a function or bound method weakly and end the subscription when it
-            is garbage collected (the default holds it strongly, so lambdas and closures work)
+            is garbage collected (the default holds it strongly, so lambdas and closures work);
+            a lambda or closure nothing else holds is collected, and its subscription ends, at
+            once, as in blinker
         :param name: a stable key for this subscription (the webhook adapter records
             per-handler completion under it); defaults to the handler's qualified name, with
             ``#2``, ``#3``... appended for later subscriptions sharing one
@@ -214,7 +217,9 @@ class EventBus:
 
         ``@bus.on("invoice.paid")`` subscribes to one type, ``@bus.on(InvoicePaid)`` to a
         typed class (type checkers then check the handler's parameter), ``@bus.on`` or
-        ``@bus.on()`` to every event. With ``weak=True`` the bus holds the function weakly.
+        ``@bus.on()`` to every event. With ``weak=True`` the bus holds the function weakly:
+        the decorated module-level function or method lives on, but a decorated nested
+        function nothing else holds ends its subscription at once, as in blinker.
         """
         if callable(pattern) and not isinstance(pattern, type):
             self.subscribe(ALL, pattern)
@@ -466,11 +471,13 @@ class EventBus:
 
         :return: a function that removes the middleware
         :raises ValueError: ``on`` is neither ``"handler"`` nor ``"publish"``
+        :raises TypeError: ``middleware`` is not callable, or is async (an ``async def`` or
+            ``asynccontextmanager`` function): a middleware returns a sync context manager,
+            since the same one wraps sync and async handlers alike
         """
         if on not in ("handler", "publish"):
             raise ValueError(f"on must be 'handler' or 'publish', not {on!r}")
-        if not callable(middleware):
-            raise TypeError(f"middleware must be callable, got {middleware!r}")
+        check_middleware(middleware)
         return self._table.use(middleware, on)
 
     def close(self) -> None:

@@ -7,6 +7,7 @@ the route is built, so a bus without middleware calls its handlers exactly as be
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass
@@ -66,6 +67,41 @@ HandlerMiddleware = Callable[[HandlerCall], AbstractContextManager[object]]
 PublishMiddleware = Callable[[PublishCall], AbstractContextManager[object]]
 
 
+def check_middleware(middleware: object) -> None:
+    """Refuse at ``bus.use`` what cannot be a middleware: a non-callable, or an async one.
+
+    A middleware returns a sync context manager because the same one wraps sync handlers
+    (called in a worker thread or the publisher's thread) and async handlers alike; an
+    ``async def`` or ``asynccontextmanager`` function could not be entered around a sync one.
+
+    :raises TypeError: ``middleware`` is not callable, or is a coroutine or async generator
+        function (directly or under ``functools.wraps``/``asynccontextmanager``)
+    """
+    if not callable(middleware):
+        raise TypeError(f"middleware must be callable, got {middleware!r}")
+    for one in (middleware, getattr(middleware, "__wrapped__", None)):
+        if inspect.iscoroutinefunction(one) or inspect.isasyncgenfunction(one):
+            raise TypeError(
+                f"middleware {middleware!r} is async: a middleware must return a sync context"
+                " manager (e.g. a contextlib.contextmanager), because the same middleware wraps"
+                " sync and async handlers alike"
+            )
+
+
+def _entered(middleware: Callable[[Any], object], call: object) -> AbstractContextManager[object]:
+    """``middleware(call)``, checked to be a context manager before the caller enters it.
+
+    :raises TypeError: the middleware returned something without ``__enter__``/``__exit__``
+    """
+    manager = middleware(call)
+    if not (hasattr(manager, "__enter__") and hasattr(manager, "__exit__")):
+        raise TypeError(
+            f"middleware {middleware!r} returned {manager!r}, not a context manager: a"
+            " middleware must return an object with __enter__ and __exit__"
+        )
+    return manager
+
+
 def wrap_handler(
     handler: Handler,
     is_async: bool,
@@ -94,7 +130,7 @@ def _wrap_sync(
     bus_ref: Callable[[], EventBus | None],
 ) -> Handler:
     def call(event: Event[Any]) -> Any:
-        with middleware(HandlerCall(event, sub, bus_ref())):  # type: ignore[arg-type]
+        with _entered(middleware, HandlerCall(event, sub, bus_ref())):  # type: ignore[arg-type]
             return inner(event)
 
     return call
@@ -107,7 +143,7 @@ def _wrap_async(
     bus_ref: Callable[[], EventBus | None],
 ) -> Handler:
     async def call(event: Event[Any]) -> Any:
-        with middleware(HandlerCall(event, sub, bus_ref())):  # type: ignore[arg-type]
+        with _entered(middleware, HandlerCall(event, sub, bus_ref())):  # type: ignore[arg-type]
             return await inner(event)
 
     return call
@@ -131,7 +167,7 @@ def enter_publish(
     """
     with _Unsuppressed() as stack:
         for one in middleware:
-            stack.enter_context(one(call))
+            stack.enter_context(_entered(one, call))
         return stack.pop_all()  # type: ignore[return-value]  # an _Unsuppressed
 
 

@@ -153,7 +153,8 @@ def from_signal(
     the sender, unless the bus raises errors. Sends a :func:`to_signal` bridge of the same
     signal made are not published back.
 
-    :param sender: relay only sends from this sender (blinker's ``connect(sender=...)``)
+    :param sender: relay only sends from this sender (blinker's ``connect(sender=...)``);
+        the default, ``blinker.ANY``, relays every sender's
     :param data: ``data(sender, **kwargs)`` returns the event's data
     :raises InvalidEventTypeError: ``event_type`` is malformed
     """

@@ -21,6 +21,7 @@ transport carrying events out should write.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -44,6 +45,7 @@ __all__ = ["current_traceparent", "instrument"]
 
 _propagator = TraceContextTextMapPropagator()
 _TRACEPARENT = "traceparent"
+_instrumented: weakref.WeakSet[EventBus] = weakref.WeakSet()
 
 
 def instrument(
@@ -51,9 +53,18 @@ def instrument(
 ) -> Callable[[], None]:
     """Trace every publish and handler call of ``bus`` from now on.
 
+    A bus is instrumented once: a second call would trace every publish and handler call
+    twice, so it is refused until the function the first call returned has been called.
+
     :param tracer_provider: where spans go; default: the global tracer provider
     :return: a function that uninstruments the bus
+    :raises RuntimeError: ``bus`` is instrumented already
     """
+    if bus in _instrumented:
+        raise RuntimeError(
+            f"{bus!r} is instrumented already: call the function the first instrument() "
+            "returned to uninstrument it before instrumenting it again"
+        )
     tracer = trace.get_tracer("eventbus", tracer_provider=tracer_provider)
 
     @contextmanager
@@ -90,10 +101,12 @@ def instrument(
 
     stop_publish = bus.use(publish_span, on="publish")
     stop_handler = bus.use(process_span, on="handler")
+    _instrumented.add(bus)
 
     def uninstrument() -> None:
         stop_handler()
         stop_publish()
+        _instrumented.discard(bus)
 
     return uninstrument
 

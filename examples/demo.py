@@ -63,16 +63,22 @@ def bus_basics() -> None:
 
     print("publish('customer.subscription.started') from sync code:")
     result = bus.publish("customer.subscription.started", {"object": {"id": "sub_1"}})
-    print(f"  -> handled={result.handled} ok={result.ok}")
+    print(f"  -> {_counts(result)} ok={result.ok}")
     print("publish_async('customer.subscription.renewed') on trio:")
     result = anyio.run(bus.publish_async, "customer.subscription.renewed", backend="trio")
-    print(f"  -> handled={result.handled} ok={result.ok}")
+    print(f"  -> {_counts(result)} ok={result.ok}")
     print("a failing handler does not stop the others:")
     result = bus.publish("invoice.paid", {"object": {"id": "in_1"}})
     try:
         result.raise_for_errors()
     except eventbus.PublishError as error:
-        print(f"  -> handled={result.handled}; raise_for_errors(): {error}")
+        print(f"  -> {_counts(result)}; raise_for_errors(): {error}")
+
+
+def _counts(result: eventbus.PublishResult) -> str:
+    """How many handlers ran (``result.handled`` counts failed ones too), and failed."""
+    failed = len(result.errors)
+    return f"handlers run={result.handled} succeeded={result.handled - failed} failed={failed}"
 
 
 # -- part 2 ----------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -283,6 +284,7 @@ def test_wrong_secret_is_rejected_with_its_reason(listen: Callable[..., Listener
     assert answers(result)[0]["outcome"] == "rejected"
     line = listener.line()
     assert " 401 rejected " in line
+    assert " (unverified) reason: " in line  # the id and object shown are the sender's claim
     assert "reason: signature verification failed: StandardWebhooks: no matching signature" in line
     assert listener.stop() == 0
     assert listener.stderr == ""  # the line says it all: no log line repeating it
@@ -545,9 +547,13 @@ def test_unreachable_forward_target_fails_the_delivery(
     target = f"http://127.0.0.1:{closed_port}/webhook"
     listener = listen("--secret", SECRET, "--forward-to", target)
     listener.line()
-    result = trigger(listener.url, "invoice.paid")
+    result = trigger(listener.url, "invoice.paid", "--id", "evt_fw_3")
     assert result.returncode == 1
-    assert answers(result)[0]["outcome"] == "failed"
+    [answer] = answers(result)
+    assert answer["outcome"] == "failed"
+    assert answer["event_id"] == "evt_fw_3"
+    assert answer["error"].startswith(f"the application at {target} could not be reached (")
+    assert "handler(s)" not in answer["error"]
     line = listener.line()
     assert " 500 failed " in line
     assert "forwarded: failed" in line
@@ -596,7 +602,19 @@ def test_signals_stop_it_cleanly(listen: Callable[..., Listener], signum: int) -
         pytest.param(["listen"], 2, "--secret is required", id="no-secret"),
         pytest.param(
             ["trigger", "invoice.paid", "--secret", "not base64!"], 2,
-            "is not 'whsec_' + base64", id="standard-secret-not-base64",
+            "secret is base64, usually after 'whsec_' (optional", id="standard-secret-not-base64",
+        ),
+        pytest.param(
+            ["listen", "--secret", "whsec_not base64!"], 2,
+            "secret is base64, usually after 'whsec_' (optional", id="listen-secret-not-base64",
+        ),
+        pytest.param(
+            ["trigger", "invoice.paid", "--secret", SECRET, "--timestamp", "-5"], 2,
+            "must be between 0 and 253402300799 (year 9999), got -5", id="timestamp-negative",
+        ),
+        pytest.param(
+            ["trigger", "invoice.paid", "--secret", SECRET, "--timestamp", "253402300800"], 2,
+            "must be between 0 and", id="timestamp-after-9999",
         ),
         pytest.param(
             ["trigger", "Not A Type", "--secret", SECRET], 2, "invalid event type",
@@ -640,6 +658,28 @@ def test_bad_input_is_one_line(args: list[str], status: int, message: str) -> No
     assert result.stderr.count("\n") == 1, result.stderr
     assert message in result.stderr
     assert result.stderr.startswith("eventbus")
+
+
+def test_version_prints_the_installed_version() -> None:
+    result = run("--version")
+    assert (result.returncode, result.stdout) == (0, f"eventbus {metadata.version('eventbus')}\n")
+
+
+def test_trigger_help_names_the_default_url_once_in_the_url_option() -> None:
+    text = run("trigger", "--help").stdout
+    assert "Default URL" not in text
+    assert " ".join(text.split()).count("(default: http://127.0.0.1:8787/webhook)") == 1
+
+
+def test_a_bare_base64_secret_means_the_same_to_listen_and_trigger(
+    listen: Callable[..., Listener],
+) -> None:
+    """'whsec_' is optional (as in the reference libraries), for both commands alike."""
+    bare = SECRET.removeprefix("whsec_")
+    listener = listen("--secret", bare)
+    assert trigger(listener.url, "invoice.paid", secret=SECRET).returncode == 0
+    assert trigger(listener.url, "invoice.paid", secret=bare).returncode == 0
+    assert listener.stop() == 0
 
 
 def test_unreachable_url_is_a_runtime_error(closed_port: int) -> None:

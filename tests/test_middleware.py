@@ -365,3 +365,56 @@ def test_adding_and_removing_middleware_rewraps_routes_without_recomputing_them(
     assert computed == []
     assert {t: route.subscriptions for t, route in bus._routes.items()} == subscriptions
     assert bus._routes["x.y"] is bus._routes["x.z"]  # one route per shape, still shared
+
+
+async def _async_middleware(call: HandlerCall) -> None:
+    return None
+
+
+@contextlib.asynccontextmanager
+async def _async_context_middleware(call: HandlerCall) -> Any:
+    yield
+
+
+@pytest.mark.parametrize("middleware", [_async_middleware, _async_context_middleware])
+def test_use_refuses_an_async_middleware_saying_why(bus: EventBus, middleware: Any) -> None:
+    with pytest.raises(TypeError, match=r"sync context manager.*sync and async handlers"):
+        bus.use(middleware)
+    with pytest.raises(TypeError, match="is async"):
+        bus.use(middleware, on="publish")
+
+
+def test_a_middleware_returning_no_context_manager_fails_that_call_naming_it(
+    bus: EventBus,
+) -> None:
+    def forgetful(call: HandlerCall) -> Any:
+        return "not a manager"
+
+    bus.subscribe("a.b", lambda event: None, name="h")
+    bus.use(forgetful)
+    result = bus.publish("a.b")
+    [failure] = result.errors
+    assert isinstance(failure.exception, TypeError)
+    assert "forgetful" in str(failure.exception)
+    assert "returned 'not a manager', not a context manager" in str(failure.exception)
+
+
+@pytest.mark.anyio
+async def test_an_async_handler_call_fails_the_same_way(bus: EventBus) -> None:
+    async def handler(event: Event[Any]) -> None:
+        return None
+
+    bus.subscribe("a.b", handler)
+    bus.use(lambda call: None)
+    result = await bus.publish_async("a.b")
+    [failure] = result.errors
+    assert isinstance(failure.exception, TypeError)
+    assert "returned None, not a context manager" in str(failure.exception)
+
+
+def test_a_publish_middleware_returning_no_context_manager_raises_from_publish(
+    bus: EventBus,
+) -> None:
+    bus.use(lambda call: 42, on="publish")
+    with pytest.raises(TypeError, match="returned 42, not a context manager"):
+        bus.publish("a.b")

@@ -302,3 +302,19 @@ async def test_a_handler_raising_cancelled_error_on_its_own_marks_its_span(
     (span,) = by_name(exporter)["process order.created"]
     assert (span.attributes or {})["error.type"] == "CancelledError"
     assert span.status.status_code is trace.StatusCode.ERROR
+
+
+def test_instrumenting_a_bus_twice_is_refused_until_uninstrumented(
+    bus: EventBus, provider: TracerProvider, exporter: InMemorySpanExporter
+) -> None:
+    uninstrument = instrument(bus, tracer_provider=provider)
+    with pytest.raises(RuntimeError, match="instrumented already"):
+        instrument(bus, tracer_provider=provider)
+    bus.subscribe("a.b", lambda event: None)
+    bus.publish("a.b")
+    assert [span.name for span in exporter.get_finished_spans()] == [
+        "process a.b",
+        "publish a.b",
+    ]
+    uninstrument()
+    instrument(bus, tracer_provider=provider)()

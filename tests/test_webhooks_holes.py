@@ -480,3 +480,12 @@ def test_component_query_parsing_agrees_with_express_qs(queries: list[str]) -> N
     expected = run_node("qs", queries)
     for query, parsed in zip(queries, expected, strict=True):
         assert parse_query(query) == parsed, query
+
+
+def test_a_number_past_pythons_digit_limit_is_400_in_the_senders_terms(bus: EventBus) -> None:
+    """The sender reads how many digits are too many, not advice for the receiver's Python."""
+    body = b'{"id":"evt_digits","type":"num.long","n":1' + b"0" * 4999 + b"}"
+    response = call(bus, STANDARD, body, STANDARD.sign(body, msg_id="msg_digits"))
+    assert response.status == 400
+    assert "a number in the body has more than 4300 digits" in response.body["error"]
+    assert "sys." not in response.body["error"]

@@ -245,7 +245,7 @@ def test_standard_skips_other_versions_among_v1() -> None:
     ("secret", "error"),
     [
         pytest.param("whsec_", "empty", id="empty"),
-        pytest.param("whsec_not base64!", "not 'whsec_' \\+ base64", id="not-base64"),
+        pytest.param("whsec_not base64!", "is base64, usually after 'whsec_'", id="not-base64"),
         pytest.param([], "at least one", id="no-secrets"),
     ],
 )
@@ -623,3 +623,30 @@ def test_tolerance_must_be_a_number(tolerance: object) -> None:
     """A tolerance that is not a number is refused with a TypeError saying so."""
     with pytest.raises(TypeError, match="tolerance must be a number"):
         StandardWebhooks("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", tolerance=tolerance)  # type: ignore[arg-type]
+
+
+# -- what a refused sender learns -----------------------------------------------------------
+
+
+def test_no_match_answers_never_tell_how_many_secrets_are_configured() -> None:
+    """The 401 reason an unauthenticated sender reads names the signatures it sent, never
+    the number of secrets (or keys) the receiver holds."""
+    body = b'{"id":"evt_1","type":"a.b"}'
+    standard = StandardWebhooks(["whsec_" + "a" * 32, "whsec_" + "b" * 32])
+    forged = StandardWebhooks("whsec_" + "c" * 32).sign(body, msg_id="msg_1")
+    hmac_scheme = HmacTimestampSignature(["whsec_one", "whsec_two", "whsec_three"])
+    forged_hmac = HmacTimestampSignature("whsec_other").sign(body)
+    blocklet = BlockletComponentSignature([v.CS1_APP_PK, v.CS1_APP_PK], tolerance=None)
+    changed = json.dumps({**v.CS1_OBJECT, "id": "evt_2"}).encode()
+    reasons = []
+    for verify in (
+        lambda: standard.verify(body, forged),
+        lambda: hmac_scheme.verify(body, forged_hmac),
+        lambda: blocklet.verify(changed, v.CS1_HEADERS, method="POST", path=v.CS1_PATH),
+    ):
+        with pytest.raises(SignatureError, match="no matching signature") as caught:
+            verify()
+        reasons.append(str(caught.value))
+    assert all("configured" in reason for reason in reasons)
+    assert not any(f"{n} secret" in r or f"{n} key" in r for n in (2, 3) for r in reasons)
+    assert "none of the 1 v1 signature(s) in 'webhook-signature'" in reasons[0]

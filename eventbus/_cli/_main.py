@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from importlib import metadata
 from typing import NoReturn
 
 from ._errors import CliError
@@ -38,6 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
         description=DESCRIPTION,
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"eventbus {metadata.version('eventbus')}"
     )
     commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
     _listen.add_parser(commands)

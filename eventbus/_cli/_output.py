@@ -64,7 +64,9 @@ def delivery_line(
 
     ``time status outcome type id {object}``, then, with ``--forward-to``, the status line
     the application's endpoint answered, and the reason of a refused or failed delivery.
-    For a forwarded delivery the status, outcome and reason are the application's.
+    For a forwarded delivery the status, outcome and reason are the application's. For a
+    401 the type, id and object are read from the unverified body, to help find the
+    sender's mistake, and marked ``(unverified)``: the receiver parsed nothing.
     """
     request = load_json(request_body)
     response = load_json(response_body)
@@ -83,6 +85,8 @@ def delivery_line(
     view = object_view(request)
     if view:
         fields.append(view)
+    if status == 401:
+        fields.append("(unverified)")
     if forwarded is not None:
         fields.append(f"forwarded: {forwarded}")
     error = answer.get("error")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import json
 import logging
 import signal
 import socket
@@ -25,7 +26,7 @@ FORWARD_TIMEOUT = 30.0
 
 class ForwardError(Exception):
     """The ``--forward-to`` endpoint could not be reached; the listener answers 500 so the
-    sender retries, as a real platform would."""
+    sender retries, as a real platform would, its error naming the application's URL."""
 
 
 class Forwarder:
@@ -61,6 +62,7 @@ class Forwarder:
             )
         except httpx.HTTPError as exc:
             delivery.forwarded = f"failed ({_describe(exc)})"
+            delivery.relayed = _unreachable(self.url, event.id, _describe(exc))
             raise ForwardError(f"{self.url} unreachable: {_describe(exc)}") from None
         delivery.forwarded = f"{response.status_code} {response.reason_phrase}".strip()
         content_type = response.headers.get("content-type", "application/octet-stream")
@@ -99,6 +101,14 @@ class PassThroughStore:
 
     def revive(self, key: str, /) -> DeadLetter | None:
         return None
+
+
+def _unreachable(url: str, event_id: str, reason: str) -> Relayed:
+    """The 500 the sender gets when the application at ``url`` could not be reached (in
+    place of the receiver's "1 handler(s) failed: forward", which means nothing to it)."""
+    error = f"the application at {url} could not be reached ({reason}); retry later"
+    body = {"ok": False, "outcome": "failed", "event_id": event_id, "error": error}
+    return Relayed(500, "application/json", json.dumps(body).encode())
 
 
 def _describe(exc: httpx.HTTPError) -> str:

@@ -22,8 +22,8 @@ def add_scheme_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--secret",
         default=os.environ.get(SECRET_ENV),
-        help=f"the signing secret (default: ${SECRET_ENV}); for 'standard' a whsec_ + base64 "
-        "secret, for 'hmac-timestamp' any string, used verbatim",
+        help=f"the signing secret (default: ${SECRET_ENV}); for 'standard' base64, usually "
+        "after whsec_ (optional), for 'hmac-timestamp' any string, used verbatim",
     )
     group.add_argument(
         "--scheme",

@@ -9,6 +9,7 @@ from typing import Any
 
 from .._exceptions import InvalidEventTypeError
 from .._topics import validate_event_type
+from ..webhooks._scheme import LAST_TIME
 from ._errors import CliError, UsageError, require_cli_extra
 from ._output import note, say
 from ._samples import has_sample, new_event_id, sample_event
@@ -17,10 +18,10 @@ from ._signing import add_scheme_options, make_scheme, sign
 HELP = "send a signed sample event of a type to a webhook endpoint"
 DEFAULT_URL = "http://127.0.0.1:8787/webhook"
 TIMEOUT = 30.0
-EPILOG = f"""\
+EPILOG = """\
 examples:
   eventbus trigger customer.subscription.started --secret whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw
-  eventbus trigger payment_intent.succeeded --data '{{"amount": "5000"}}' --repeat 2 \\
+  eventbus trigger payment_intent.succeeded --data '{"amount": "5000"}' --repeat 2 \\
       --url http://127.0.0.1:8000/api/payment/callback --secret "$EVENTBUS_SECRET"
   eventbus trigger invoice.paid --timestamp 1600000000 --print --secret "$EVENTBUS_SECRET"
 
@@ -29,13 +30,12 @@ customer.subscription.*, a payment intent for payment_intent.*, the notification
 for manual.notification, ...). Another type is sent as a minimal event with an empty
 data.object, and a note says so. --data is a JSON object merged deeply into data.object:
 where the sample and --data both hold an object under a key, they are merged key by key
-(so '{{"metadata": {{"order": "7"}}}}' keeps the sample's other metadata); any other value
+(so '{"metadata": {"order": "7"}}' keeps the sample's other metadata); any other value
 replaces the sample's. --repeat N sends the same event (same id, fresh signature) N times,
 to see de-duplication. --timestamp signs as of that unix time, to see a stale or future
 delivery refused. --print shows each signed request (method, URL, headers, body) instead
 of sending it. Each answer is printed as '<status> <reason> <body>'; the exit status is 0
 only if every answer was 2xx.
-Default URL: {DEFAULT_URL}
 """
 
 
@@ -88,12 +88,20 @@ def _count(text: str) -> int:
 
 
 def _unix_time(text: str) -> int:
+    """A signing time every receiver can read: whole seconds from 0 to the end of 9999 (one
+    outside that range is refused as a malformed header, never as stale or future)."""
     try:
-        return int(text)
+        stamp = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"not a unix time in whole seconds: {text!r} (e.g. $(date -d '-1 hour' +%s))"
         ) from None
+    if not 0 <= stamp <= LAST_TIME:
+        raise argparse.ArgumentTypeError(
+            f"must be between 0 and {LAST_TIME} (year 9999), got {stamp}: receivers refuse "
+            "any other time as a malformed header"
+        )
+    return stamp
 
 
 def _overrides(text: str | None) -> dict[str, Any] | None:

@@ -22,6 +22,7 @@ import anyio.from_thread
 import anyio.to_thread
 from anyio.streams.memory import MemoryObjectReceiveStream
 
+from .._envelope import Event
 from ._errors import DeadLetterNotFoundError
 from ._memory import MemoryIdempotencyStore
 from ._progress import Progress, recording
@@ -29,7 +30,6 @@ from ._store import AsyncIdempotencyStore, Claim, DeadLetter, IdempotencyStore
 
 if TYPE_CHECKING:
     from .._bus import EventBus
-    from .._envelope import Event
     from .._result import PublishResult
 
 DeliveryStatus = Literal["handled", "duplicate", "in_flight", "failed", "dead_letter"]
@@ -138,8 +138,13 @@ class Inbox:
 
         The outcome is recorded even when the caller is cancelled meanwhile (shielded).
 
+        :raises TypeError: ``event`` is not an :class:`Event` (parse a dict with ``bus.parse``)
         :raises StoreFileMissingError: the store's file vanished (and other store errors)
         """
+        if not isinstance(event, Event):
+            raise TypeError(
+                f"deliver takes an Event, not {type(event).__name__}: use bus.parse(raw) first"
+            )
         claim = await self._claim_async(event)
         if claim.status != "claimed":
             return _unclaimed(claim)
@@ -169,8 +174,13 @@ class Inbox:
         calling the store's blocking methods in the calling thread (and a completion's in
         the thread its handler returned in).
 
+        :raises TypeError: ``event`` is not an :class:`Event` (parse a dict with ``bus.parse``)
         :raises StoreFileMissingError: the store's file vanished (and other store errors)
         """
+        if not isinstance(event, Event):
+            raise TypeError(
+                f"deliver_sync takes an Event, not {type(event).__name__}: use bus.parse(raw) first"
+            )
         store = self._sync()
         claim = store.claim(event.id, handlers=self._names(event))
         if claim.status != "claimed":

@@ -146,8 +146,8 @@ class BlockletComponentSignature:
                 return
         raise SignatureError(
             scheme=_NAME,
-            reason=f"no matching signature for {method.upper()} {shown(path)} under any of the "
-            f"{len(self._keys)} key(s); check the app public key, and that the path given "
+            reason=f"no matching signature for {method.upper()} {shown(path)} under the "
+            "configured key(s); check the app public key, and that the path given "
             "is the full path the sender requested (mount prefix included, percent-encoded as "
             "sent)",
         )

@@ -17,6 +17,7 @@ from ._scheme import (
     check_freshness,
     check_tolerance,
     matches_any,
+    no_match,
     parse_unix_time,
     require_header,
 )
@@ -81,10 +82,7 @@ class HmacTimestampSignature:
                 return
         raise SignatureError(
             scheme=_NAME,
-            reason=f"no matching signature: none of the {len(given)} v1 signature(s) in "
-            f"{self.header!r} matches the body under any of the {len(self._keys)} secret(s); "
-            "check the secret (used verbatim, 'whsec_' included), and that the body is passed "
-            "on as the raw bytes received (not parsed and re-serialised)",
+            reason=no_match(len(given), self.header, "secret (used verbatim, 'whsec_' included)"),
         )
 
     def _parse(self, value: str) -> tuple[str, list[bytes]]:

@@ -10,6 +10,7 @@ path) refuses the first, so what it refuses is parsed again with :mod:`json`. ``
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any, NoReturn
 
 import pydantic_core
@@ -40,5 +41,8 @@ def parse_json(body: bytes) -> Any:
         raise
     except RecursionError:
         raise JsonBodyError("it is nested too deeply to parse") from None
-    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, too many digits
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise JsonBodyError(str(exc)) from None
+    except ValueError:  # Python's integer string conversion limit; its advice is the server's
+        limit = sys.get_int_max_str_digits()
+        raise JsonBodyError(f"a number in the body has more than {limit} digits") from None

@@ -143,8 +143,10 @@ class WebhookReceiver:
         """The sync twin of :meth:`handle_async`, for Flask and Django views; never raises.
 
         Runs in the calling thread with no event loop of its own: the store is called
-        directly, and the event is published with :meth:`EventBus.publish`, which runs any
-        async handlers on a fresh loop (or on the host loop from an anyio worker thread).
+        directly, and the event is published with :meth:`EventBus.publish`. A route without
+        async handlers runs in this thread; one with an async handler runs, its sync handlers
+        too, on the bus's own long-lived loop thread (``eventbus-loop``) while this thread
+        waits, or on the host loop from an anyio worker thread.
 
         :raises RuntimeError: called inside a running event loop; await
             :meth:`handle_async` there

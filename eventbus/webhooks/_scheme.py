@@ -77,7 +77,7 @@ def require_header(headers: Mapping[str, str], name: str, scheme: str) -> str:
 
 
 #: The latest time a header may carry: the end of year 9999, as far as datetimes go.
-_LAST_TIME = 253_402_300_799
+LAST_TIME = 253_402_300_799
 
 
 def parse_unix_time(value: str, header: str, scheme: str) -> int:
@@ -87,11 +87,11 @@ def parse_unix_time(value: str, header: str, scheme: str) -> int:
         after 9999 is garbage, not a signing time)
     """
     text = value.strip()
-    if not (text.isascii() and text.isdigit() and len(text) <= 12 and int(text) <= _LAST_TIME):
+    if not (text.isascii() and text.isdigit() and len(text) <= 12 and int(text) <= LAST_TIME):
         raise SignatureError(
             scheme=scheme,
             reason=f"malformed header {header!r}: expected integer unix seconds between 0 and "
-            f"{_LAST_TIME} (year 9999), got {shown(value)}",
+            f"{LAST_TIME} (year 9999), got {shown(value)}",
         )
     return int(text)
 
@@ -102,6 +102,21 @@ def matches_any(expected: bytes, given: Iterable[bytes]) -> bool:
     for candidate in given:
         found |= hmac.compare_digest(expected, candidate)
     return found
+
+
+def no_match(count: int, header: str, secret: str) -> str:
+    """The reason a request carrying ``count`` v1 signatures in ``header`` matched none.
+
+    It says how many signatures were sent (the sender knows that) but never how many
+    secrets are configured: an unauthenticated sender reads this answer.
+
+    :param secret: what to check, such as ``"secret"``
+    """
+    return (
+        f"no matching signature: none of the {count} v1 signature(s) in {header!r} matches "
+        f"the body under the configured secret(s); check the {secret}, and that the body is "
+        "passed on as the raw bytes received (not parsed and re-serialised)"
+    )
 
 
 def _show(moment: float) -> str:

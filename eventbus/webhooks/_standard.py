@@ -25,6 +25,7 @@ from ._scheme import (
     check_tolerance,
     get_header,
     matches_any,
+    no_match,
     parse_unix_time,
     require_header,
 )
@@ -46,8 +47,9 @@ def _secret_bytes(secret: str | bytes) -> bytes:
             key = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
         except ValueError:  # binascii.Error, or non-ASCII text
             raise ValueError(
-                "a StandardWebhooks secret is not 'whsec_' + base64; pass the secret exactly "
-                "as the sender shows it (from Python, its raw bytes also work)"
+                "a StandardWebhooks secret is base64, usually after 'whsec_' (optional, as in "
+                "the reference libraries); pass the secret exactly as the sender shows it "
+                "(from Python, its raw bytes also work)"
             ) from None
     if not key:
         raise ValueError("StandardWebhooks secret is empty")
@@ -57,9 +59,9 @@ def _secret_bytes(secret: str | bytes) -> bytes:
 class StandardWebhooks:
     """Verify deliveries signed as Standard Webhooks specifies; the default scheme.
 
-    :param secret: the signing secret (``whsec_`` + base64, as the sender shows it; raw
-        ``bytes`` also work), or a list of them: during a rotation give the new and the old
-        one and both pass
+    :param secret: the signing secret (``whsec_`` + base64, as the sender shows it; the
+        prefix is optional, as in the reference libraries; raw ``bytes`` also work), or a
+        list of them: during a rotation give the new and the old one and both pass
     :param tolerance: seconds the ``webhook-timestamp`` may be before or after the
         receiver's clock (default 300, the spec's); ``None`` skips the time check
     :raises ValueError: a secret is empty or not base64
@@ -102,10 +104,7 @@ class StandardWebhooks:
                 return msg_id
         raise SignatureError(
             scheme=_NAME,
-            reason=f"no matching signature: none of the {len(given)} v1 signature(s) in "
-            f"'{prefix}-signature' matches the body under any of the {len(self._keys)} "
-            "secret(s); check the secret, and that the body is passed on as the raw bytes "
-            "received (not parsed and re-serialised)",
+            reason=no_match(len(given), f"{prefix}-signature", "secret"),
         )
 
     def sign(

@@ -76,6 +76,8 @@ def router(receiver: WebhookReceiver, path: str) -> APIRouter:
 
     ``app.include_router(router(receiver, "/callback"), prefix="/api")`` serves
     ``/api/callback``; the scheme sees that full path. Every answer is the receiver's JSON.
+    ``path + "/"`` is not served: FastAPI redirects it with a 307, which senders count as a
+    failed delivery, so give senders the path exactly.
 
     :param receiver: the receiver to serve
     :param path: the operation's path, starting with ``/``
