@@ -122,8 +122,8 @@ class Event(BaseModel, Generic[DataT]):
 
         Every event that could be accepted can be written: a lone UTF-16 surrogate in a
         string (which JavaScript's ``JSON.stringify`` emits for a string cut mid-emoji) is
-        written as its ``\\uXXXX`` escape, as JavaScript writes it, where pydantic's own
-        writer refuses it.
+        written as its six-character escape (``\\ud83c``), as JavaScript writes it, where
+        pydantic's own writer refuses it.
         """
         try:
             return self.__pydantic_serializer__.to_json(self)

@@ -3,7 +3,7 @@
 Blocklet's component signature covers this rendering of the *parsed* body, so the text must
 match what the sender's JavaScript produced: keys sorted by UTF-16 code units (JavaScript's
 default sort puts U+1F600, the code units D83D DE00, before U+FF5E; code-point order does
-the opposite); a lone surrogate written as its ``\\uXXXX`` escape, as ``JSON.stringify``
+the opposite); a lone surrogate written as its escape (``\\ud83c``), as ``JSON.stringify``
 writes it; ``1.0`` is ``1``, ``1e-7`` stays ``1e-7``, ``0.00001`` is written out, integers
 beyond 2**53 rounded as ``JSON.parse`` rounded them, and numbers beyond a float
 (``JSON.parse`` makes them ``Infinity``) written as ``null``. Any depth is rendered: the
